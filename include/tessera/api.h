@@ -1,0 +1,16 @@
+/* api — the /api routes. */
+#ifndef TESSERA_API_H
+#define TESSERA_API_H
+
+#include "tessera/config.h"
+#include "tessera/http.h"
+
+struct api;
+struct db_pool;
+
+struct api *api_create(const struct config *cfg, struct db_pool *pool);
+void api_free(struct api *api);
+/* Every request under /api; unknown routes go to the upstream or are 404. */
+int api_handle(struct api *api, struct http_exchange *ex);
+void api_metrics(struct api *api, struct strbuf *out);
+#endif

@@ -1,0 +1,50 @@
+/* db_pool — a bounded pool of libpq connections, opened lazily, closed when idle.
+ *
+ * Most callers use db_query(): acquire, one statement (one round trip), release.
+ * Connects use PQconnectStartParams + PQconnectPoll with tessera's own deadline. */
+#ifndef TESSERA_DB_POOL_H
+#define TESSERA_DB_POOL_H
+
+#include <libpq-fe.h>
+
+#include "tessera/config.h"
+#include "tessera/strbuf.h"
+
+struct db_pool;
+struct db_conn;
+
+enum db_status {
+    DB_OK = 0,
+    DB_BUSY = 1,        /* no connection free within acquire_timeout: 503 db_busy */
+    DB_UNAVAILABLE = 2, /* cannot connect within connect_timeout: 503 db_unavailable */
+    DB_ERROR = 3,       /* the statement failed; see the PGresult / log */
+};
+
+/* A statement known at compile time. With prepared_statements on it is prepared once per
+ * connection under `name`; off (PgBouncer transaction mode) it is sent with PQexecParams. */
+struct db_statement {
+    const char *name;
+    const char *sql;
+    int n_params;
+};
+
+/* Opens no connection yet (lazy). NULL on error (logged). */
+struct db_pool *db_pool_create(const struct config *cfg);
+void db_pool_free(struct db_pool *pool);
+void db_pool_metrics(struct db_pool *pool, struct strbuf *out);
+
+/* One statement, one round trip. values: n_params text values (NULL = SQL NULL).
+ * On DB_OK *result is set (caller PQclear()s it) — PGRES_TUPLES_OK or PGRES_COMMAND_OK.
+ * On DB_ERROR *result holds the failed result when there is one (caller clears), else NULL. */
+enum db_status db_query(struct db_pool *pool, const struct db_statement *stmt,
+                        const char *const *values, PGresult **result);
+
+/* For work that needs the connection itself (migrations, GC, tests). */
+enum db_status db_pool_acquire(struct db_pool *pool, struct db_conn **conn);
+PGconn *db_conn_pg(struct db_conn *conn);
+/* Returns the connection; a broken one, or one not idle in a transaction, is discarded. */
+void db_pool_release(struct db_pool *pool, struct db_conn *conn);
+
+/* Statements sent so far (tests assert N API requests send N statements). */
+unsigned long long db_pool_statements_sent(struct db_pool *pool);
+#endif

@@ -1,0 +1,126 @@
+/* router — maps a request to its module by prefix, then writes the access line. */
+#include "tessera/router.h"
+
+#include <civetweb.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tessera/api.h"
+#include "tessera/db_pool.h"
+#include "tessera/http.h"
+#include "tessera/image.h"
+#include "tessera/log.h"
+#include "tessera/server.h"
+#include "tessera/session_gc.h"
+#include "tessera/static_files.h"
+
+static bool has_prefix_segment(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+enum route router_match(const char *path)
+{
+    if (has_prefix_segment(path, "/api"))
+        return ROUTE_API;
+    if (strcmp(path, "/_image") == 0 || strcmp(path, "/_next/image") == 0)
+        return ROUTE_IMAGE;
+    if (strcmp(path, "/healthz") == 0)
+        return ROUTE_HEALTHZ;
+    if (strcmp(path, "/readyz") == 0)
+        return ROUTE_READYZ;
+    if (strcmp(path, "/metrics") == 0)
+        return ROUTE_METRICS;
+    return ROUTE_STATIC;
+}
+
+static int handle_metrics(struct http_exchange *ex)
+{
+    struct tessera_server *srv = ex->srv;
+    struct strbuf out;
+    strbuf_init(&out);
+    strbuf_printf(&out, "# TYPE tessera_requests_total counter\ntessera_requests_total %llu\n",
+                  (unsigned long long)atomic_load(&srv->counters.requests));
+    strbuf_puts(&out, "# TYPE tessera_responses_total counter\n");
+    for (int c = 1; c <= 5; c++)
+        strbuf_printf(&out, "tessera_responses_total{class=\"%dxx\"} %llu\n", c,
+                      (unsigned long long)atomic_load(&srv->counters.by_class[c]));
+    strbuf_printf(&out, "# TYPE tessera_response_bytes_total counter\ntessera_response_bytes_total %llu\n",
+                  (unsigned long long)atomic_load(&srv->counters.bytes_sent));
+    if (srv->static_files) static_files_metrics(srv->static_files, &out);
+    if (srv->images) image_service_metrics(srv->images, &out);
+    if (srv->pool) db_pool_metrics(srv->pool, &out);
+    if (srv->api) api_metrics(srv->api, &out);
+    if (srv->gc) session_gc_metrics(srv->gc, &out);
+    struct http_reply r;
+    reply_start(&r, ex, 200);
+    reply_header(&r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    reply_header(&r, "Cache-Control", "no-store");
+    reply_send(ex, &r, out.data ? out.data : "", out.len);
+    strbuf_free(&out);
+    return 200;
+}
+
+static int dispatch(struct http_exchange *ex)
+{
+    struct tessera_server *srv = ex->srv;
+    switch (router_match(ex->path)) {
+    case ROUTE_API:
+        return api_handle(srv->api, ex);
+    case ROUTE_IMAGE:
+        return image_service_handle(srv->images, ex);
+    case ROUTE_HEALTHZ:
+        return reply_text(ex, 200, "ok");
+    case ROUTE_READYZ:
+        return atomic_load(&srv->stopping) ? reply_text(ex, 503, "stopping") : reply_text(ex, 200, "ready");
+    case ROUTE_METRICS:
+        return handle_metrics(ex);
+    case ROUTE_STATIC:
+    default:
+        return static_files_handle(srv->static_files, ex);
+    }
+}
+
+/* HTTP/1.0 without keep-alive, or "Connection: close", ends the connection; say so. */
+static bool wants_close(const struct mg_request_info *req, const char *connection)
+{
+    if (connection && strcasecmp(connection, "close") == 0)
+        return true;
+    if (req->http_version && strcmp(req->http_version, "1.0") == 0)
+        return !(connection && strcasecmp(connection, "keep-alive") == 0);
+    return false;
+}
+
+int router_begin_request(struct mg_connection *conn)
+{
+    const struct mg_request_info *req = mg_get_request_info(conn);
+    struct tessera_server *srv = req->user_data;
+    int64_t start = clock_monotonic_us();
+    struct http_exchange ex = {
+        .conn = conn,
+        .req = req,
+        .srv = srv,
+        .method = req->request_method,
+        .path = req->local_uri_raw ? req->local_uri_raw : (req->request_uri ? req->request_uri : ""),
+        .query = req->query_string,
+        .head = strcmp(req->request_method, "HEAD") == 0,
+        .status = 0,
+        .bytes = 0,
+    };
+    ex.close = atomic_load(&srv->stopping) || wants_close(req, mg_get_header(conn, "Connection"));
+    if (ex.path[0] != '/') {
+        reply_text(&ex, 400, "bad request target");
+    } else {
+        dispatch(&ex);
+    }
+    if (ex.status == 0) /* a handler that sent nothing: the client went away mid-way */
+        ex.status = 499;
+    atomic_fetch_add(&srv->counters.requests, 1);
+    int cls = ex.status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add(&srv->counters.by_class[cls], 1);
+    atomic_fetch_add(&srv->counters.bytes_sent, (uint_fast64_t)ex.bytes);
+    log_access(srv->cfg.log.access, ex.method, ex.path, ex.status, ex.bytes, clock_monotonic_us() - start);
+    return ex.status;
+}

@@ -1,0 +1,331 @@
+/* harness — real processes, real sockets, real PostgreSQL; nothing mocked. */
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *tessera_bin(void)
+{
+    const char *bin = getenv("TESSERA_BIN");
+    return bin ? bin : "build/tessera";
+}
+
+const char *test_source_path(const char *relative, char *buf, size_t size)
+{
+    const char *top = getenv("TESSERA_SOURCE_DIR");
+    snprintf(buf, size, "%s/%s", top ? top : ".", relative);
+    return buf;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *data = malloc((size_t)n + 1);
+    if (data) {
+        size_t got = fread(data, 1, (size_t)n, f);
+        data[got] = '\0';
+    }
+    fclose(f);
+    return data;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int test_server_start(struct test_server *ts, const char *ini_text, const char *const extra_args[])
+{
+    memset(ts, 0, sizeof *ts);
+    snprintf(ts->dir, sizeof ts->dir, "/tmp/tessera-it-XXXXXX");
+    if (!mkdtemp(ts->dir))
+        return -1;
+    char config_path[300];
+    snprintf(config_path, sizeof config_path, "%s/test.ini", ts->dir);
+    FILE *f = fopen(config_path, "w");
+    if (!f)
+        return -1;
+    fputs(ini_text ? ini_text : "", f);
+    fclose(f);
+    snprintf(ts->stdout_path, sizeof ts->stdout_path, "%s/stdout", ts->dir);
+    snprintf(ts->stderr_path, sizeof ts->stderr_path, "%s/stderr", ts->dir);
+
+    const char *argv[64] = {tessera_bin(), "serve", "--config", config_path, "--listen", "127.0.0.1:0"};
+    int argc = 6;
+    for (int i = 0; extra_args && extra_args[i] && argc < 62; i++)
+        argv[argc++] = extra_args[i];
+    argv[argc] = NULL;
+
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int out = open(ts->stdout_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int err = open(ts->stderr_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(out, 1);
+        dup2(err, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    ts->pid = pid;
+    for (int waited = 0; waited < 15000; waited += 10) {
+        char *text = read_file(ts->stdout_path);
+        const char *at = text ? strstr(text, "listening on http://127.0.0.1:") : NULL;
+        if (at) {
+            ts->port = atoi(at + strlen("listening on http://127.0.0.1:"));
+            free(text);
+            snprintf(ts->base_url, sizeof ts->base_url, "http://127.0.0.1:%d", ts->port);
+            return 0;
+        }
+        free(text);
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            ts->pid = 0;
+            char *err = read_file(ts->stderr_path);
+            fprintf(stderr, "tessera exited before listening: %s\n", err ? err : "");
+            free(err);
+            return -1;
+        }
+        sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ts->pid = 0;
+    return -1;
+}
+
+char *test_server_stderr(const struct test_server *ts) { return read_file(ts->stderr_path); }
+
+int test_server_stop(struct test_server *ts)
+{
+    int code = -1;
+    if (ts->pid > 0) {
+        kill(ts->pid, SIGTERM);
+        int status = 0;
+        for (int waited = 0; waited < 20000; waited += 10) {
+            pid_t r = waitpid(ts->pid, &status, WNOHANG);
+            if (r == ts->pid) {
+                code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                break;
+            }
+            sleep_ms(10);
+        }
+        if (code == -1) {
+            kill(ts->pid, SIGKILL);
+            waitpid(ts->pid, NULL, 0);
+        }
+        ts->pid = 0;
+    }
+    if (ts->dir[0]) {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", ts->dir);
+        if (system(cmd) != 0) { /* a leftover temp dir is not a test failure */ }
+        ts->dir[0] = '\0';
+    }
+    return code;
+}
+
+int test_run_tessera(const char *const args[], const char *stdin_text, char **out, char **err)
+{
+    char dir[] = "/tmp/tessera-run-XXXXXX";
+    if (!mkdtemp(dir))
+        return -1;
+    char in_path[64], out_path[64], err_path[64];
+    snprintf(in_path, sizeof in_path, "%s/in", dir);
+    snprintf(out_path, sizeof out_path, "%s/out", dir);
+    snprintf(err_path, sizeof err_path, "%s/err", dir);
+    FILE *f = fopen(in_path, "w");
+    if (!f)
+        return -1;
+    if (stdin_text)
+        fputs(stdin_text, f);
+    fclose(f);
+    const char *argv[64] = {tessera_bin()};
+    int argc = 1;
+    for (int i = 0; args && args[i] && argc < 63; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int in = open(in_path, O_RDONLY);
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(in, 0);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    char *o = read_file(out_path), *e = read_file(err_path);
+    if (out) *out = o; else free(o);
+    if (err) *err = e; else free(e);
+    unlink(in_path);
+    unlink(out_path);
+    unlink(err_path);
+    rmdir(dir);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* ------------------------------------------------------------------ HTTP client */
+
+struct growing {
+    char *data;
+    size_t len;
+};
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *user)
+{
+    struct growing *g = user;
+    size_t n = size * nmemb;
+    char *data = realloc(g->data, g->len + n + 1);
+    if (!data)
+        return 0;
+    memcpy(data + g->len, ptr, n);
+    g->len += n;
+    data[g->len] = '\0';
+    g->data = data;
+    return n;
+}
+
+/* Keeps only the last response's header block (after 100-continue and the like). */
+static size_t collect_header(char *ptr, size_t size, size_t nmemb, void *user)
+{
+    struct growing *g = user;
+    size_t n = size * nmemb;
+    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
+        g->len = 0;
+    return collect(ptr, size, nmemb, user);
+}
+
+int http_do(const char *method, const char *url, const char *const headers[], const void *body,
+            size_t body_len, struct http_result *out)
+{
+    memset(out, 0, sizeof *out);
+    CURL *curl = curl_easy_init();
+    if (!curl)
+        return -1;
+    struct growing hdr = {0}, content = {0};
+    struct curl_slist *list = NULL;
+    for (int i = 0; headers && headers[i]; i++)
+        list = curl_slist_append(list, headers[i]);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L); /* send ../ and %2e as written */
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &content);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &hdr);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    }
+    if (body) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    CURLcode rc = curl_easy_perform(curl);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(curl);
+    out->headers = hdr.data ? hdr.data : strdup("");
+    out->body = content.data ? content.data : strdup("");
+    out->body_len = content.len;
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+int http_get(const char *url, const char *const headers[], struct http_result *out)
+{
+    return http_do("GET", url, headers, NULL, 0, out);
+}
+
+const char *http_header_value(const struct http_result *r, const char *name, char *buf, size_t size)
+{
+    size_t name_len = strlen(name);
+    for (const char *line = r->headers; line && *line;) {
+        const char *end = strstr(line, "\r\n");
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (len > name_len && line[name_len] == ':' && strncasecmp(line, name, name_len) == 0) {
+            const char *v = line + name_len + 1;
+            while (*v == ' ') v++;
+            size_t vlen = len - (size_t)(v - line);
+            if (vlen >= size) vlen = size - 1;
+            memcpy(buf, v, vlen);
+            buf[vlen] = '\0';
+            return buf;
+        }
+        if (!end) break;
+        line = end + 2;
+    }
+    return NULL;
+}
+
+void http_result_free(struct http_result *r)
+{
+    free(r->headers);
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+/* ------------------------------------------------------------------ databases */
+
+const char *test_pg_url(void) { return getenv("TESSERA_TEST_PG_URL"); }
+
+char *test_db_create(void)
+{
+    const char *admin = test_pg_url();
+    if (!admin)
+        return NULL;
+    PGconn *conn = PQconnectdb(admin);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        fprintf(stderr, "test_db_create: %s", PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
+    }
+    static unsigned counter;
+    char name[64];
+    snprintf(name, sizeof name, "t_%d_%u_%ld", (int)getpid(), counter++, (long)time(NULL) % 100000);
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    PGresult *res = PQexec(conn, sql);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        fprintf(stderr, "test_db_create: %s", PQerrorMessage(conn));
+    PQclear(res);
+    PQfinish(conn);
+    if (!ok)
+        return NULL;
+    /* Same cluster and socket, other database name. */
+    const char *q = strchr(admin, '?');
+    const char *slash = strstr(admin, ":///");
+    if (!slash)
+        return NULL;
+    size_t prefix = (size_t)(slash - admin) + 4;
+    char *url = malloc(strlen(admin) + 80);
+    snprintf(url, strlen(admin) + 80, "%.*s%s%s", (int)prefix, admin, name, q ? q : "");
+    return url;
+}

@@ -1,0 +1,54 @@
+/* harness — starts a real `tessera serve` on an ephemeral loopback port, talks HTTP to it
+ * with libcurl, and hands out fresh databases on the private test PostgreSQL. */
+#ifndef TESSERA_TEST_HARNESS_H
+#define TESSERA_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct test_server {
+    pid_t pid;
+    int port;
+    char base_url[64];   /* "http://127.0.0.1:PORT" */
+    char dir[256];       /* private temp directory: config, logs */
+    char stdout_path[300];
+    char stderr_path[300];
+};
+
+/* Writes ini_text (may be NULL) to a temp config and runs
+ * `tessera serve --config it --listen 127.0.0.1:0 [extra_args...]`. extra_args ends with NULL
+ * (may itself be NULL). Waits until the port is announced. Returns 0 or -1. */
+int test_server_start(struct test_server *ts, const char *ini_text, const char *const extra_args[]);
+/* SIGTERM, then waits; returns the exit status (or -1). Removes the temp directory. */
+int test_server_stop(struct test_server *ts);
+/* The server's stderr so far (malloc'd), for assertions on log lines. */
+char *test_server_stderr(const struct test_server *ts);
+
+/* Runs the tessera binary with args (NULL-terminated) and optional stdin text.
+ * Captures stdout and stderr (malloc'd, may be NULL). Returns the exit status, -1 on error. */
+int test_run_tessera(const char *const args[], const char *stdin_text, char **out, char **err);
+
+struct http_result {
+    long status;
+    char *headers;      /* raw header block of the final response */
+    char *body;
+    size_t body_len;
+};
+
+/* headers: NULL-terminated list of "Name: value" strings, may be NULL. */
+int http_do(const char *method, const char *url, const char *const headers[], const void *body,
+            size_t body_len, struct http_result *out);
+int http_get(const char *url, const char *const headers[], struct http_result *out);
+/* The value of a response header (case-insensitive name) copied into buf; NULL if absent. */
+const char *http_header_value(const struct http_result *r, const char *name, char *buf, size_t size);
+void http_result_free(struct http_result *r);
+
+/* Path of a file under the source tree (TESSERA_SOURCE_DIR or "."): static buffer per call. */
+const char *test_source_path(const char *relative, char *buf, size_t size);
+
+/* A fresh, empty database on the test PostgreSQL; returns its libpq URL (malloc'd). */
+char *test_db_create(void);
+/* The admin URL of the test cluster (TESSERA_TEST_PG_URL), or NULL. */
+const char *test_pg_url(void);
+#endif

@@ -1,0 +1,70 @@
+/* The command line and process life cycle, against the real binary. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <unistd.h>
+
+#include "harness.h"
+
+Test(cli, help_and_version_exit_zero)
+{
+    char *out = NULL;
+    cr_assert_eq(test_run_tessera((const char *[]){"--help", NULL}, NULL, &out, NULL), 0);
+    cr_assert(strstr(out, "usage: tessera"));
+    free(out);
+    cr_assert_eq(test_run_tessera((const char *[]){"--version", NULL}, NULL, &out, NULL), 0);
+    cr_assert(strstr(out, "tessera "));
+    free(out);
+}
+
+Test(cli, unknown_command_or_flag_is_usage_error)
+{
+    char *err = NULL;
+    cr_assert_eq(test_run_tessera((const char *[]){"frobnicate", NULL}, NULL, NULL, &err), 2);
+    cr_assert(strstr(err, "usage:"), "stderr: %s", err);
+    free(err);
+    cr_assert_eq(test_run_tessera((const char *[]){"serve", "--bogus", NULL}, NULL, NULL, &err), 2);
+    cr_assert(strstr(err, "usage:"));
+    free(err);
+}
+
+Test(cli, bad_config_reports_file_line_and_exits_2)
+{
+    char path[] = "/tmp/tessera-badcfg-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    const char text[] = "[server]\nlisten = 127.0.0.1:0\n\n[static]\nmax_age = soon\n";
+    cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    char *err = NULL;
+    cr_assert_eq(test_run_tessera((const char *[]){"serve", "--config", path, NULL}, NULL, NULL, &err), 2);
+    char expect[128];
+    snprintf(expect, sizeof expect, "%s:5: max_age:", path);
+    cr_assert(strstr(err, expect), "stderr: %s", err);
+    free(err);
+    cr_assert_eq(test_run_tessera((const char *[]){"check-config", "--config", path, NULL}, NULL, NULL, &err), 2);
+    free(err);
+    unlink(path);
+}
+
+Test(cli, serve_on_port_zero_answers_healthz_and_stops_on_sigterm)
+{
+    struct test_server ts;
+    cr_assert_eq(test_server_start(&ts, "[log]\naccess = json\n", NULL), 0);
+    cr_assert_gt(ts.port, 0);
+    char url[128];
+    snprintf(url, sizeof url, "%s/healthz", ts.base_url);
+    struct http_result r;
+    cr_assert_eq(http_get(url, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "ok\n");
+    char buf[128];
+    cr_assert_str_eq(http_header_value(&r, "X-Content-Type-Options", buf, sizeof buf), "nosniff");
+    cr_assert_str_eq(http_header_value(&r, "Referrer-Policy", buf, sizeof buf), "strict-origin-when-cross-origin");
+    http_result_free(&r);
+    char stdout_path[300];
+    snprintf(stdout_path, sizeof stdout_path, "%s", ts.stdout_path);
+    cr_assert_eq(test_server_stop(&ts), 0);
+}
