@@ -55,9 +55,8 @@ static int handle_metrics(struct http_exchange *ex)
     if (srv->gc) session_gc_metrics(srv->gc, &out);
     struct http_reply r;
     reply_start(&r, ex, 200);
-    reply_header(&r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     reply_header(&r, "Cache-Control", "no-store");
-    reply_send(ex, &r, out.data ? out.data : "", out.len);
+    reply_send_dynamic(ex, &r, "text/plain; version=0.0.4; charset=utf-8", out.data ? out.data : "", out.len);
     strbuf_free(&out);
     return 200;
 }

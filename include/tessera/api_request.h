@@ -1,0 +1,37 @@
+/* api_request — reading and checking /api request bodies; shared by every API module. */
+#ifndef TESSERA_API_REQUEST_H
+#define TESSERA_API_REQUEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tessera/http.h"
+
+/* One field a route accepts. */
+enum api_field_type { API_FIELD_STRING, API_FIELD_BOOL, API_FIELD_ANY };
+struct api_field {
+    const char *name;
+    enum api_field_type type;
+    bool required;
+    size_t max_bytes;   /* strings: UTF-8 bytes; ANY: serialized size; 0 = no limit */
+};
+
+/* Reads the body (at most max_body bytes) and parses it as a JSON object holding only
+ * `fields` (n_fields entries), of their types. On any problem sends the 4xx JSON error
+ * itself — 415 wrong Content-Type, 413 too large, 400 malformed / wrong type / missing /
+ * unknown field (naming it) — and returns NULL. The caller json_decref()s the result. */
+json_t *api_read_json_object(struct http_exchange *ex, size_t max_body, const struct api_field *fields,
+                             size_t n_fields);
+
+/* CSRF: a state-changing request authenticated by cookie must come from our own origin
+ * (Origin matching Host, or Sec-Fetch-Site: same-origin). Bearer-token requests pass. */
+bool api_same_origin(const struct http_exchange *ex);
+
+/* Percent-decoded path segment after a prefix: "/api/conversations/ID/messages" with
+ * prefix "/api/conversations/" gives "ID" in out. Returns false if malformed or too long. */
+bool api_path_segment(const char *path, const char *prefix, char *out, size_t size, const char **rest);
+
+/* A query parameter's raw (percent-decoded) value, or false when absent. */
+bool api_query_param(const char *query, const char *name, char *out, size_t size);
+#endif
