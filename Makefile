@@ -13,10 +13,11 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
-CFLAGS   += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
-LDLIBS   += -lcivetweb $(PKG_LIBS) -lpthread -lm
+# `override` keeps these when CFLAGS is given on the command line (make asan, sanitizer builds).
+override CFLAGS += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+override LDLIBS += -lcivetweb $(PKG_LIBS) -lpthread -lm
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-CFLAGS   += -DTESSERA_VERSION=\"$(VERSION)\"
+override CFLAGS += -DTESSERA_VERSION=\"$(VERSION)\"
 
 SERVER_SRC := $(sort $(wildcard server/*/*.c))
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
