@@ -47,4 +47,16 @@ void db_pool_release(struct db_pool *pool, struct db_conn *conn);
 
 /* Statements sent so far (tests assert N API requests send N statements). */
 unsigned long long db_pool_statements_sent(struct db_pool *pool);
+
+/* A snapshot of the pool's gauges and counters (tests, benchmarks). */
+struct db_pool_stats {
+    int open, idle, in_use, waiters;
+    unsigned long long connects, connect_failures, discarded, busy, statements, prepares;
+};
+void db_pool_stats(struct db_pool *pool, struct db_pool_stats *out);
+
+/* One connection outside any pool (migrations, CLI), made like the pool's: same URL and
+ * statement_timeout, bounded by database.connect_timeout across all hosts. NULL on failure,
+ * with the reason in err. The caller PQfinish()es it. */
+PGconn *db_connect_direct(const struct config *cfg, char *err, size_t err_size);
 #endif
