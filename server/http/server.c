@@ -14,6 +14,7 @@
 #include "tessera/db_pool.h"
 #include "tessera/image.h"
 #include "tessera/log.h"
+#include "tessera/migrate.h"
 #include "tessera/router.h"
 #include "tessera/session_gc.h"
 #include "tessera/static_files.h"
@@ -35,6 +36,9 @@ static int build_modules(struct tessera_server *srv)
     if (!srv->images)
         return -1;
     if (cfg->database.url[0]) {
+        /* A changed or failing migration stops the start (migrate.h). */
+        if (cfg->database.migrate_on_start && migrate_on_start(cfg) < 0)
+            return -1;
         srv->pool = db_pool_create(cfg);
         if (!srv->pool)
             return -1;

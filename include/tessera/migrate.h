@@ -1,0 +1,29 @@
+/* migrate — applies the SQL files of server/db/migrations (embedded in the binary) in name
+ * order, each in its own transaction, recorded in tessera_migrations (name, sha256,
+ * applied_at), under a PostgreSQL advisory lock held by one dedicated connection so two
+ * instances never migrate at once. A file whose first line is "-- tessera:no-transaction"
+ * runs outside a transaction, statement by statement (for CREATE INDEX CONCURRENTLY).
+ * An applied file whose checksum changed stops everything with a clear error. */
+#ifndef TESSERA_MIGRATE_H
+#define TESSERA_MIGRATE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "tessera/config.h"
+
+enum migrate_mode { MIGRATE_APPLY = 0, MIGRATE_STATUS = 1 };
+
+/* dir: read *.sql from this directory instead of the embedded set (tests, and operators
+ * trying a migration before building it in); NULL = embedded. Progress lines go to out
+ * (may be NULL); errors to stderr. Returns 0, or -1 when anything failed or a checksum
+ * changed. In STATUS mode nothing is applied. */
+int migrate_run(const struct config *cfg, const char *dir, enum migrate_mode mode, FILE *out);
+
+/* serve at start (database.migrate_on_start): the embedded set, progress in the log. */
+int migrate_on_start(const struct config *cfg);
+
+/* Pure: where the SQL statement starting at sql ends — just past its ';', or at the NUL —
+ * skipping quoted strings, identifiers, dollar-quoted bodies and comments. */
+const char *migrate_statement_end(const char *sql);
+#endif
