@@ -17,6 +17,12 @@ enum encoding {
 enum encoding negotiate_encoding(const char *accept_encoding, unsigned available,
                                  const enum encoding *order, int n_order);
 
+/* Parses a configured preference list such as compression.encodings ("br,gzip") into
+ * order (at most max entries, duplicates and unknown words dropped). Returns the count.
+ * negotiate_encoding only offers codings that are in order AND available; order == NULL
+ * means the default {br, gzip}. */
+int negotiate_parse_order(const char *list, enum encoding *order, int max);
+
 /* "br", "gzip" or "identity". */
 const char *encoding_name(enum encoding e);
 #endif
