@@ -1,0 +1,97 @@
+// Boot and routing. On load, /api/me, /api/preferences and the first page of conversations
+// are requested together, so a signed-in visit costs one round trip before it renders.
+import { api, qs, setUnauthorizedHandler } from './api.js';
+import { h, replace, focus } from './dom.js';
+import { renderSignIn } from './signin.js';
+import { createList } from './conversations.js';
+import { renderThread } from './thread.js';
+import { mergeServerPrefs, applyPrefs, forgetLocalPrefs, openPrefsDialog } from './prefs.js';
+import { avatar, AVATAR } from './images.js';
+import { announce } from './notice.js';
+
+const root = document.getElementById('app');
+// The illustration painted from index.html: moved between views, never re-created.
+const hero = document.getElementById('hero');
+let session = null;   // { user, list, main, layout } while signed in
+
+applyPrefs();
+setUnauthorizedHandler(() => {
+  if (session) signOutLocally('Your session has ended. Please sign in again.');
+});
+window.addEventListener('hashchange', route);
+boot();
+
+async function boot() {
+  const me = api('GET', '/api/me', undefined, { auth: false });
+  const prefs = api('GET', '/api/preferences', undefined, { auth: false });
+  const firstPage = api('GET', '/api/conversations' + qs({ archived: 'false', limit: 20 }), undefined, { auth: false });
+  // Unhandled rejections are noise when signed out: each promise is awaited below or dropped.
+  prefs.catch(() => {});
+  firstPage.catch(() => {});
+  let user;
+  try {
+    user = await me;
+  } catch (err) {
+    showSignIn(err.status === 401 ? null : err.message);
+    return;
+  }
+  startDashboard(user, prefs, firstPage);
+}
+
+function showSignIn(note) {
+  session = null;
+  renderSignIn(root, { hero, note, onSignedIn: (user) => startDashboard(user) });
+}
+
+function startDashboard(user, prefsPromise, firstPage) {
+  (prefsPromise || api('GET', '/api/preferences')).then(mergeServerPrefs, () => {});
+  const list = createList({});
+  const main = h('main', { id: 'main', class: 'thread', tabindex: '-1' });
+  const prefsBtn = h('button', { type: 'button', onclick: () => openPrefsDialog(prefsBtn) }, 'Preferences');
+  const header = h('header', { class: 'top' },
+    h('a', { href: '#/', class: 'brand' }, 'tessera'),
+    h('div', { class: 'who' }, avatar(AVATAR.user, ''), h('span', { class: 'name' }, user.name || user.email)),
+    h('nav', { class: 'account', 'aria-label': 'Account' }, prefsBtn,
+      h('button', { type: 'button', onclick: signOut }, 'Sign out')));
+  const layout = h('div', { class: 'layout' }, list.el, main);
+  replace(root, h('a', { class: 'skip', href: '#main' }, 'Skip to conversation'), header, layout);
+  session = { user, list, main, layout };
+  list.load(true, firstPage);
+  route();
+}
+
+function route() {
+  if (!session) return;
+  const { list, main, layout, user } = session;
+  const m = /^#\/c\/([^/]+)$/.exec(location.hash);
+  const id = m ? decodeURIComponent(m[1]) : null;
+  list.setCurrent(id);
+  // On narrow screens the list and the conversation take turns on the screen.
+  layout.classList.toggle('has-thread', Boolean(id));
+  if (id) {
+    renderThread(main, id, { list, user, onGone: (goneId, msg) => { list.remove(goneId); announce(msg); location.hash = '#/'; } }).focus();
+  } else {
+    replace(main, h('section', { class: 'empty-state' },
+      h('figure', { class: 'hero' }, hero),
+      h('h2', {}, 'Hello' + (user.name ? ', ' + user.name.split(' ')[0] : '')),
+      h('p', { class: 'muted' }, 'Pick a conversation, or start a new one.')));
+    if (document.activeElement === document.body) focus(main.querySelector('h2'));
+  }
+}
+
+async function signOut() {
+  try {
+    await api('POST', '/api/auth/sign-out', undefined, { auth: false });
+  } catch (err) {
+    // A 401 means the session was already gone: signed out either way.
+    if (err.status !== 401) { announce('Could not sign out: ' + err.message); return; }
+  }
+  signOutLocally(null);
+}
+
+function signOutLocally(note) {
+  forgetLocalPrefs();
+  history.replaceState(null, '', location.pathname);
+  showSignIn(note);
+  if (!note) announce('Signed out.');
+}
