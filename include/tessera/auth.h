@@ -18,6 +18,23 @@ struct db_pool;
  * malformed: the caller answers 401. */
 bool auth_request_token_hash(const struct http_exchange *ex, char hash_hex[65], bool *by_cookie);
 
+/* Pure: the raw token (64 hex chars, lowercased) from the Authorization header value
+ * ("Bearer <token>", preferred when present) or the Cookie header value (tessera_session).
+ * Either may be NULL. False when absent or malformed. */
+bool auth_token_parse(const char *cookie, const char *authorization, char token_hex[65], bool *by_cookie);
+/* SHA-256 of the token's 32 bytes, as stored in sessions.token_hash. False if malformed. */
+bool auth_token_hash(const char *token_hex, char hash_hex[65]);
+/* A fresh token (getrandom) and its hash. Returns 0, or -1 when no randomness is available. */
+int auth_token_new(char token_hex[65], char hash_hex[65]);
+
+/* Passwords: argon2id, t=2, m=19 MiB, p=1 (OWASP's first recommended set; about 30-45 ms
+ * on the reference machine, see docs/PERFORMANCE.md). */
+#define AUTH_PASSWORD_HASH_MAX 128
+int auth_password_hash(const char *password, char *encoded, size_t size);
+/* encoded NULL (no such user) still costs one verify against a dummy hash, so unknown email
+ * and wrong password take about the same time; the answer is then false. */
+bool auth_password_verify(const char *encoded, const char *password);
+
 /* POST /api/auth/sign-in, POST /api/auth/sign-out, GET /api/me.
  * Returns the status sent, or 0 when `ex->path` is none of them. */
 int auth_routes_handle(struct db_pool *pool, const struct config *cfg, struct http_exchange *ex);
