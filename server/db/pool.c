@@ -61,6 +61,7 @@ struct db_pool {
     unsigned long long wait_count;
 
     atomic_ullong connects, connect_failures, discarded, busy, statements, prepares;
+    atomic_llong last_failure_log_us;
 };
 
 static int64_t now_us(void) { return clock_monotonic_us(); }
@@ -267,6 +268,7 @@ struct db_pool *db_pool_create(const struct config *cfg)
     pool->connect_timeout_ms = cfg->database.connect_timeout_ms;
     pool->acquire_timeout_us = cfg->database.acquire_timeout_ms * 1000;
     pool->use_prepared = cfg->database.prepared_statements;
+    atomic_store(&pool->last_failure_log_us, INT64_MIN / 2);
     pthread_mutex_init(&pool->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -371,7 +373,10 @@ static struct db_conn *open_conn(struct db_pool *pool)
     c->pg = connect_with_deadline(&pool->params, pool->connect_timeout_ms, err, sizeof err);
     if (!c->pg) {
         atomic_fetch_add(&pool->connect_failures, 1);
-        log_warn("db_pool: cannot connect: %s", err);
+        /* During an outage every request fails to connect: one line a second is enough. */
+        long long now = now_us(), last = atomic_load(&pool->last_failure_log_us);
+        if (now - last >= 1000000 && atomic_compare_exchange_strong(&pool->last_failure_log_us, &last, now))
+            log_warn("db_pool: cannot connect: %s", err);
         free(c);
         return NULL;
     }

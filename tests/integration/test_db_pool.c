@@ -1,0 +1,387 @@
+/* db_pool against a real PostgreSQL: bounds, timeouts, broken connections, restart recovery,
+ * idle close, prepared statements and the statement count. The pool is linked in directly. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "tessera/config.h"
+#include "tessera/db_pool.h"
+#include "tessera/log.h"
+
+static void pool_config(struct config *cfg, const char *url, const char *const *kv)
+{
+    cr_assert_eq(config_load(cfg, NULL, NULL, stderr), 0);
+    cr_assert_eq(config_set(cfg, "database", "url", url, "test", 0, stderr), 0);
+    for (int i = 0; kv && kv[i]; i += 2)
+        cr_assert_eq(config_set(cfg, "database", kv[i], kv[i + 1], "test", 0, stderr), 0, "%s", kv[i]);
+}
+
+static const struct db_statement stmt_one = {"test_one", "SELECT $1::int + 1", 1};
+static const struct db_statement stmt_sleep = {"test_sleep", "SELECT pg_sleep($1::float8)", 1};
+
+/* Connections this database has from tessera pools (application_name defaults to tessera). */
+static int backends_of(const char *url)
+{
+    PGconn *pg = PQconnectdb(url);
+    cr_assert_eq(PQstatus(pg), CONNECTION_OK);
+    PGresult *r = PQexec(pg, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                             " AND application_name = 'tessera'");
+    int n = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(pg);
+    return n;
+}
+
+static void admin_exec(const char *url, const char *sql)
+{
+    PGconn *pg = PQconnectdb(url);
+    cr_assert_eq(PQstatus(pg), CONNECTION_OK);
+    PGresult *r = PQexec(pg, sql);
+    cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK, "%s",
+              PQerrorMessage(pg));
+    PQclear(r);
+    PQfinish(pg);
+}
+
+Test(pool, query_counts_statements_and_prepares_once_per_connection)
+{
+    char *url = test_db_create();
+    cr_assert(url);
+    struct config cfg;
+    pool_config(&cfg, url, NULL);
+    struct db_pool *pool = db_pool_create(&cfg);
+    cr_assert(pool);
+    for (int i = 0; i < 10; i++) {
+        PGresult *res;
+        const char *v[] = {"41"};
+        cr_assert_eq(db_query(pool, &stmt_one, v, &res), DB_OK);
+        cr_assert_str_eq(PQgetvalue(res, 0, 0), "42");
+        PQclear(res);
+    }
+    struct db_pool_stats s;
+    db_pool_stats(pool, &s);
+    cr_assert_eq(db_pool_statements_sent(pool), 10);
+    cr_assert_eq(s.prepares, 1, "one connection, one prepare");
+    cr_assert_eq(s.open, 1);
+    cr_assert_eq(s.idle, 1);
+    db_pool_free(pool);
+    config_free(&cfg);
+    free(url);
+}
+
+Test(pool, prepared_off_uses_unnamed_statements)
+{
+    char *url = test_db_create();
+    struct config cfg;
+    pool_config(&cfg, url, (const char *[]){"prepared_statements", "off", NULL});
+    struct db_pool *pool = db_pool_create(&cfg);
+    PGresult *res;
+    const char *v[] = {"1"};
+    cr_assert_eq(db_query(pool, &stmt_one, v, &res), DB_OK);
+    PQclear(res);
+    struct db_conn *c;
+    cr_assert_eq(db_pool_acquire(pool, &c), DB_OK);
+    res = PQexec(db_conn_pg(c), "SELECT count(*) FROM pg_prepared_statements");
+    cr_assert_str_eq(PQgetvalue(res, 0, 0), "0", "nothing named on the server");
+    PQclear(res);
+    db_pool_release(pool, c);
+    struct db_pool_stats s;
+    db_pool_stats(pool, &s);
+    cr_assert_eq(s.prepares, 0);
+    db_pool_free(pool);
+    config_free(&cfg);
+    free(url);
+}
+
+Test(pool, sql_error_is_db_error_and_the_connection_stays_usable)
+{
+    char *url = test_db_create();
+    struct config cfg;
+    pool_config(&cfg, url, (const char *[]){"pool_max", "1", NULL});
+    struct db_pool *pool = db_pool_create(&cfg);
+    static const struct db_statement bad = {"test_bad", "SELECT 1 / $1::int", 1};
+    PGresult *res;
+    const char *zero[] = {"0"};
+    cr_assert_eq(db_query(pool, &bad, zero, &res), DB_ERROR);
+    cr_assert(res);
+    cr_assert_str_eq(PQresultErrorField(res, PG_DIAG_SQLSTATE), "22012");
+    PQclear(res);
+    const char *v[] = {"1"};
+    cr_assert_eq(db_query(pool, &stmt_one, v, &res), DB_OK);
+    PQclear(res);
+    db_pool_free(pool);
+    config_free(&cfg);
+    free(url);
+}
+
+struct sleeper {
+    struct db_pool *pool;
+    enum db_status status;
+    int64_t took_us;
+};
+
+static void *sleep_query(void *arg)
+{
+    struct sleeper *s = arg;
+    const char *v[] = {"1.5"};
+    PGresult *res = NULL;
+    int64_t t0 = clock_monotonic_us();
+    s->status = db_query(s->pool, &stmt_sleep, v, &res);
+    s->took_us = clock_monotonic_us() - t0;
+    PQclear(res);
+    return NULL;
+}
+
+/* 21 long statements against max 20: twenty run, the 21st waits acquire_timeout, then BUSY. */
+Test(pool, twenty_first_waits_then_busy, .timeout = 30)
+{
+    char *url = test_db_create();
+    struct config cfg;
+    pool_config(&cfg, url, (const char *[]){"pool_max", "20", "acquire_timeout", "500ms", NULL});
+    struct db_pool *pool = db_pool_create(&cfg);
+    struct sleeper s[21];
+    pthread_t t[21];
+    for (int i = 0; i < 21; i++) {
+        s[i] = (struct sleeper){.pool = pool};
+        pthread_create(&t[i], NULL, sleep_query, &s[i]);
+    }
+    for (int i = 0; i < 21; i++)
+        pthread_join(t[i], NULL);
+    int ok = 0, busy = 0;
+    for (int i = 0; i < 21; i++) {
+        if (s[i].status == DB_OK)
+            ok++;
+        if (s[i].status == DB_BUSY) {
+            busy++;
+            /* The functional bound: it waited its acquire_timeout, not less, and gave up long
+             * before the others finished (1.5 s). */
+            cr_assert_geq(s[i].took_us, 480000, "busy after %lld us", (long long)s[i].took_us);
+            cr_assert_lt(s[i].took_us, 1400000, "busy after %lld us", (long long)s[i].took_us);
+        }
+    }
+    cr_assert_eq(ok, 20);
+    cr_assert_eq(busy, 1);
+    struct db_pool_stats st;
+    db_pool_stats(pool, &st);
+    cr_assert_eq(st.open, 20);
+    cr_assert_eq(st.busy, 1);
+    cr_assert_eq(backends_of(url), 20);
+    db_pool_free(pool);
+    config_free(&cfg);
+    free(url);
+}
+
+/* A listener that completes the TCP handshake and never says a word. */
+static int silent_listener(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(fd, 64), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+Test(pool, silent_server_is_unavailable_within_connect_timeout, .timeout = 20)
+{
+    int port;
+    int fd = silent_listener(&port);
+    char url[128];
+    snprintf(url, sizeof url, "postgresql://tessera@127.0.0.1:%d/x?sslmode=disable", port);
+    struct config cfg;
+    pool_config(&cfg, url, (const char *[]){"connect_timeout", "1s", NULL});
+    struct db_pool *pool = db_pool_create(&cfg);
+    PGresult *res;
+    const char *v[] = {"1"};
+    int64_t t0 = clock_monotonic_us();
+    cr_assert_eq(db_query(pool, &stmt_one, v, &res), DB_UNAVAILABLE);
+    int64_t took = clock_monotonic_us() - t0;
+    cr_assert_null(res);
+    cr_assert_geq(took, 900000, "gave up too early: %lld us", (long long)took);
+    cr_assert_lt(took, 2000000, "connect_timeout + 1 s exceeded: %lld us", (long long)took);
+    struct db_pool_stats s;
+    db_pool_stats(pool, &s);
+    cr_assert_eq(s.open, 0, "the failed slot is given back");
+    cr_assert_eq(s.connect_failures, 1);
+    db_pool_free(pool);
+    config_free(&cfg);
+    close(fd);
+}
+
+Test(pool, killed_idle_connection_is_never_handed_out)
+{
+    char *url = test_db_create();
+    struct config cfg;
+    pool_config(&cfg, url, (const char *[]){"pool_max", "1", NULL});
+    struct db_pool *pool = db_pool_create(&cfg);
+    PGresult *res;
+    const char *v[] = {"1"};
+    cr_assert_eq(db_query(pool, &stmt_one, v, &res), DB_OK);
+    PQclear(res);
+    admin_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND application_name = 'tessera'");
+    usleep(100000); /* let the FATAL and the close reach our socket */
+    cr_assert_eq(db_query(pool, &stmt_one, v, &res), DB_OK, "the dead one was dropped, a new one opened");
+    PQclear(res);
+    struct db_pool_stats s;
+    db_pool_stats(pool, &s);
+    cr_assert_eq(s.discarded, 1);
+    cr_assert_eq(s.connects, 2);
+    db_pool_free(pool);
+    config_free(&cfg);
+    free(url);
+}
+
+Test(pool, release_rolls_back_an_open_transaction)
+{
+    char *url = test_db_create();
+    struct config cfg;
+    pool_config(&cfg, url, (const char *[]){"pool_max", "1", NULL});
+    struct db_pool *pool = db_pool_create(&cfg);
+    struct db_conn *c;
+    cr_assert_eq(db_pool_acquire(pool, &c), DB_OK);
+    PGresult *res = PQexec(db_conn_pg(c), "BEGIN; CREATE TABLE leftover (x int)");
+    PQclear(res);
+    cr_assert_eq(PQtransactionStatus(db_conn_pg(c)), PQTRANS_INTRANS);
+    db_pool_release(pool, c);
+    cr_assert_eq(db_pool_acquire(pool, &c), DB_OK);
+    cr_assert_eq(PQtransactionStatus(db_conn_pg(c)), PQTRANS_IDLE);
+    res = PQexec(db_conn_pg(c), "SELECT to_regclass('leftover') IS NULL");
+    cr_assert_str_eq(PQgetvalue(res, 0, 0), "t", "the transaction was rolled back");
+    PQclear(res);
+    db_pool_release(pool, c);
+    db_pool_free(pool);
+    config_free(&cfg);
+    free(url);
+}
+
+Test(pool, idle_connections_close_after_idle_timeout, .timeout = 20)
+{
+    char *url = test_db_create();
+    struct config cfg;
+    pool_config(&cfg, url, (const char *[]){"idle_timeout", "300ms", NULL});
+    struct db_pool *pool = db_pool_create(&cfg);
+    struct db_conn *c[5];
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(db_pool_acquire(pool, &c[i]), DB_OK);
+    for (int i = 0; i < 5; i++)
+        db_pool_release(pool, c[i]);
+    cr_assert_eq(backends_of(url), 5);
+    struct db_pool_stats s;
+    for (int waited = 0; waited < 5000; waited += 50) {
+        db_pool_stats(pool, &s);
+        if (s.open == 0)
+            break;
+        usleep(50000);
+    }
+    cr_assert_eq(s.open, 0);
+    usleep(100000); /* the backends notice the Terminate message */
+    cr_assert_eq(backends_of(url), 0);
+    db_pool_free(pool);
+    config_free(&cfg);
+    free(url);
+}
+
+/* ------------------------------------------------------------------ restart */
+
+struct hammer {
+    struct db_pool *pool;
+    atomic_int *phase; /* 0 before, 1 restarting, 2 after, 3 stop */
+    int ok_after, failed_after, failed_during;
+};
+
+static void *hammer_main(void *arg)
+{
+    struct hammer *h = arg;
+    const char *v[] = {"1"};
+    int phase;
+    while ((phase = atomic_load(h->phase)) != 3) {
+        PGresult *res = NULL;
+        enum db_status st = db_query(h->pool, &stmt_one, v, &res);
+        PQclear(res);
+        if (phase == 2) {
+            if (st == DB_OK) h->ok_after++;
+            else h->failed_after++;
+        } else if (st != DB_OK) {
+            h->failed_during++;
+        }
+        usleep(2000);
+    }
+    return NULL;
+}
+
+static int pg_sh(const char *pgdir, const char *verb, char *out, size_t size)
+{
+    char cmd[1024];
+    char src[512];
+    snprintf(cmd, sizeof cmd, "PGDIR=%s PG_FAST=1 sh %s %s", pgdir, test_source_path("scripts/pg.sh", src, sizeof src),
+             verb);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = out ? fread(out, 1, size - 1, p) : 0;
+    if (out) {
+        out[n] = '\0';
+        out[strcspn(out, "\n")] = '\0';
+    } else {
+        char sink[256];
+        while (fread(sink, 1, sizeof sink, p) > 0)
+            ;
+    }
+    return pclose(p);
+}
+
+/* A private cluster: restarting the shared one would break tests running beside this one. */
+Test(pool, recovers_after_postgresql_restart_without_leaks, .timeout = 120)
+{
+    char pgdir[] = "/tmp/tessera-h4-restart-XXXXXX";
+    cr_assert(mkdtemp(pgdir));
+    char url[512];
+    cr_assert_eq(pg_sh(pgdir, "start", url, sizeof url), 0, "private cluster start");
+    struct config cfg;
+    pool_config(&cfg, url, (const char *[]){"pool_max", "8", NULL});
+    struct db_pool *pool = db_pool_create(&cfg);
+    atomic_int phase = 0;
+    struct hammer h[6];
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++) {
+        h[i] = (struct hammer){.pool = pool, .phase = &phase};
+        pthread_create(&t[i], NULL, hammer_main, &h[i]);
+    }
+    usleep(300000);
+    atomic_store(&phase, 1);
+    int restart_rc = pg_sh(pgdir, "restart", NULL, 0);
+    atomic_store(&phase, 2);
+    usleep(1000000);
+    atomic_store(&phase, 3);
+    for (int i = 0; i < 6; i++)
+        pthread_join(t[i], NULL);
+    int ok = 0, failed = 0;
+    for (int i = 0; i < 6; i++) {
+        ok += h[i].ok_after;
+        failed += h[i].failed_after;
+    }
+    struct db_pool_stats s;
+    db_pool_stats(pool, &s);
+    int backends = backends_of(url);
+    db_pool_free(pool);
+    config_free(&cfg);
+    pg_sh(pgdir, "destroy", NULL, 0);
+    rmdir(pgdir);
+    cr_assert_eq(restart_rc, 0, "pg.sh restart");
+    cr_assert_gt(ok, 50, "requests after the restart succeed (%d ok)", ok);
+    cr_assert_eq(failed, 0, "no request after the restart fails (%d failed)", failed);
+    cr_assert_leq(s.open, 8);
+    cr_assert_eq(backends, s.open, "no leaked connections: %d backends, pool has %d", backends, s.open);
+    cr_assert_eq(s.in_use, 0);
+}

@@ -1,0 +1,42 @@
+/* Splitting a no-transaction migration into statements: quotes, comments, dollar quotes. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "tessera/migrate.h"
+
+static size_t first_len(const char *sql) { return (size_t)(migrate_statement_end(sql) - sql); }
+
+Test(migrate_split, plain_statements)
+{
+    const char *sql = "CREATE INDEX a ON t (x); CREATE INDEX b ON t (y);";
+    cr_assert_eq(first_len(sql), strlen("CREATE INDEX a ON t (x);"));
+    const char *rest = migrate_statement_end(sql);
+    cr_assert_eq(*migrate_statement_end(rest), '\0');
+}
+
+Test(migrate_split, semicolons_inside_literals_and_comments_do_not_split)
+{
+    const char *sql = "INSERT INTO t VALUES ('a;b', 'it''s;'); -- c;d\nSELECT 1;";
+    cr_assert_eq(first_len(sql), strlen("INSERT INTO t VALUES ('a;b', 'it''s;');"));
+    const char *q = "SELECT \"we;ird\" FROM t /* x; /* nested; */ y; */ WHERE 1=1; SELECT 2;";
+    cr_assert_eq(first_len(q), strlen("SELECT \"we;ird\" FROM t /* x; /* nested; */ y; */ WHERE 1=1;"));
+    const char *line = "-- a; b\nSELECT 1;";
+    cr_assert_eq(first_len(line), strlen(line));
+}
+
+Test(migrate_split, dollar_quotes)
+{
+    const char *fn = "CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql; SELECT 2;";
+    cr_assert_eq(first_len(fn), strlen("CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql;"));
+    const char *anon = "DO $$ BEGIN PERFORM 1; END $$; SELECT 3;";
+    cr_assert_eq(first_len(anon), strlen("DO $$ BEGIN PERFORM 1; END $$;"));
+    const char *param = "SELECT $1; SELECT 2;";
+    cr_assert_eq(first_len(param), strlen("SELECT $1;"), "a parameter is not a quote");
+}
+
+Test(migrate_split, unterminated_runs_to_the_end)
+{
+    const char *sql = "SELECT 'open;";
+    cr_assert_eq(first_len(sql), strlen(sql));
+    cr_assert_eq(first_len(""), 0);
+}
