@@ -1,0 +1,172 @@
+// The dashboard in Debian's Chromium against `tessera serve --mode production` and a real
+// PostgreSQL: what a person does, and what the wire carries while they do it.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { launch } from './chromium.mjs';
+import { start, USER, SOURCE } from './harness.mjs';
+import { DEMO } from '../../scripts/seed-demo.mjs';
+
+const SCREENSHOT = join(SOURCE, 'build', 'dashboard.png');
+// Newest first: the seed creates them oldest first and the archived one is not listed.
+const EXPECTED = DEMO.conversations.filter((c) => !c.archived).map((c) => c.title).reverse();
+
+let world, browser, page;
+const responses = [];     // every response the page received, for the wire checks
+const bodies = new Map(); // JS and CSS response -> promise of its (decoded) body
+const problems = [];      // console errors other than expected 401s, CSP violations, page errors
+
+async function signIn(password = USER.password) {
+  await page.fill('#email', USER.email);
+  await page.fill('#password', password);
+  await page.click('form.signin button[type=submit]');
+}
+
+const listTitles = () => page.$$eval('.convs .title', (els) => els.map((e) => e.textContent));
+
+describe('dashboard in Chromium', { timeout: 240_000 }, () => {
+  before(async () => {
+    world = await start();
+    browser = await launch();
+    page = browser.context.pages()[0] || (await browser.context.newPage());
+    page.setDefaultTimeout(15_000);
+    page.on('response', (r) => {
+      responses.push(r);
+      // Bodies must be read before the next navigation discards them.
+      if (/\.(js|css)$/.test(new URL(r.url()).pathname)) bodies.set(r, r.body().catch(() => null));
+    });
+    page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+    page.on('console', (m) => {
+      // Signed-out boot asks /api/me and gets 401 by design; Chromium logs that as an error.
+      if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push('console: ' + m.text());
+    });
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (world) await world.stop();
+  });
+
+  test('a wrong password shows the error in words and stays on sign-in', async () => {
+    await page.goto(world.base + '/');
+    await signIn('not the password');
+    const err = page.locator('form.signin .error');
+    await err.waitFor();
+    assert.match(await err.textContent(), /incorrect|invalid|wrong/i);
+    assert.equal(await page.locator('.convs').count(), 0);
+  });
+
+  test('signing in shows the seeded conversations, newest first', async () => {
+    await signIn();
+    await page.locator('.convs li').nth(EXPECTED.length - 1).waitFor();
+    assert.deepEqual(await listTitles(), EXPECTED);
+    assert.match(await page.locator('.top .name').textContent(), /Robin Tester/);
+  });
+
+  test('the Archived tab lists the archived conversation', async () => {
+    await page.click('.tabs button:has-text("Archived")');
+    await page.waitForFunction(() => document.querySelector('.tabs button[aria-pressed=true]').textContent === 'Archived');
+    await page.locator('.convs li').first().waitFor();
+    assert.deepEqual(await listTitles(), DEMO.conversations.filter((c) => c.archived).map((c) => c.title));
+    await page.click('.tabs button:has-text("Active")');
+    await page.locator('.convs li').nth(EXPECTED.length - 1).waitFor();
+  });
+
+  test('creating a conversation opens it and puts it first', async () => {
+    await page.fill('#new-title', 'Made by the browser test');
+    await page.click('form.new button[type=submit]');
+    await page.waitForFunction(() => /^#\/c\//.test(location.hash));
+    await page.locator('.thread-head h2:has-text("Made by the browser test")').waitFor();
+    assert.equal((await listTitles())[0], 'Made by the browser test');
+  });
+
+  test('a sent message shows at once and is still there after a reload', async () => {
+    const text = 'Hello from Chromium ' + Date.now();
+    await page.fill('#composer', text);
+    await page.press('#composer', 'Enter');
+    const mine = page.locator('.msg.user', { hasText: text });
+    await mine.waitFor();                         // shown before or as the server answers
+    await page.locator('.msg.user:not(.pending) time', { hasText: /\d/ }).first().waitFor();
+    await page.reload();
+    await page.locator('.msg.user', { hasText: text }).waitFor();
+    assert.equal(await page.locator('.msg.failed').count(), 0);
+  });
+
+  test('screenshot of the signed-in dashboard', async () => {
+    await page.click(`.convs a:has-text("${EXPECTED[1]}")`);
+    await page.locator('.msg').nth(1).waitFor();
+    // Settled, loaded or not: whether they are right is the AVIF test's business.
+    await page.waitForFunction(() => [...document.images].every((i) => i.complete));
+    mkdirSync(join(SOURCE, 'build'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT });
+  });
+
+  test('a theme change applies at once and holds across a reload, before the app runs', async () => {
+    await page.click('button:has-text("Preferences")');
+    const saved = page.waitForResponse((r) => r.url().endsWith('/api/preferences/theme') && r.request().method() === 'PUT');
+    await page.check('dialog input[name=theme][value=dark]');
+    assert.equal((await saved).status(), 200);
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    await page.click('dialog button:has-text("Done")');
+    // Records the theme when the HTML is parsed, before any module script has run.
+    await page.addInitScript(() => {
+      document.addEventListener('readystatechange', () => {
+        if (document.readyState === 'interactive' && !window.__early) {
+          window.__early = { theme: document.documentElement.dataset.theme, bg: getComputedStyle(document.body).backgroundColor };
+        }
+      });
+    });
+    await page.reload();
+    await page.locator('.convs li').first().waitFor();
+    const early = await page.evaluate(() => window.__early);
+    assert.equal(early.theme, 'dark');
+    assert.equal(early.bg, 'rgb(15, 20, 25)');
+    const prefs = await (await page.request.get(world.base + '/api/preferences')).json();
+    assert.equal(prefs.theme, 'dark');
+  });
+
+  test('JS and CSS arrive brotli-compressed, without source maps', async () => {
+    const assets = responses.filter((r) => /\/(app|theme)\.[0-9a-f]{10}\.(js|css)$/.test(r.url()) && r.status() === 200);
+    assert.ok(assets.some((r) => r.url().endsWith('.js')) && assets.some((r) => r.url().endsWith('.css')), 'JS and CSS were loaded');
+    for (const r of assets) {
+      const h = await r.allHeaders();
+      // theme.js (about 300 bytes) is under compression's min_length: identity is right there.
+      if (/\/app\./.test(r.url())) assert.equal(h['content-encoding'], 'br', r.url());
+      assert.match(h['vary'] || '', /accept-encoding/i, r.url());
+      assert.ok(!h['sourcemap'] && !h['x-sourcemap'], r.url());
+      const body = await bodies.get(r);
+      assert.ok(body && body.length > 0, r.url() + ' body');
+      assert.ok(!body.toString().includes('sourceMappingURL'), r.url() + ' carries a sourceMappingURL');
+    }
+    for (const r of responses.filter((r) => /\.map(\?|$)/.test(r.url()))) assert.notEqual(r.status(), 200, r.url());
+    // Ask for maps outright, including one that exists on disk: production answers 404.
+    const js = assets.find((r) => r.url().endsWith('.js')).url();
+    writeFileSync(join(world.www, 'probe.js.map'), '{"version":3,"sources":[],"mappings":""}');
+    for (const url of [js + '.map', world.base + '/probe.js.map']) {
+      assert.equal((await page.request.get(url)).status(), 404, url);
+    }
+  });
+
+  test('images arrive as AVIF with their size reserved', async () => {
+    const images = responses.filter((r) => r.url().includes('/_image?'));
+    assert.ok(images.length >= 2, 'avatars and the illustration were requested');
+    for (const r of images) {
+      assert.equal(r.status(), 200, r.url());
+      assert.equal((await r.allHeaders())['content-type'], 'image/avif', r.url());
+    }
+    const unsized = await page.$$eval('img', (imgs) => imgs.filter((i) => !i.getAttribute('width') || !i.getAttribute('height')).length);
+    assert.equal(unsized, 0);
+  });
+
+  test('a lost session returns to sign-in with a note', async () => {
+    await page.context().clearCookies();
+    await page.click(`.convs a:has-text("${EXPECTED[2]}")`);
+    await page.locator('form.signin').waitFor();
+    assert.match(await page.locator('form.signin').textContent(), /session has ended/i);
+  });
+
+  test('no page errors, CSP violations or unexpected console errors', () => {
+    assert.deepEqual(problems, []);
+  });
+});
