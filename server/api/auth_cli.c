@@ -84,7 +84,7 @@ static const char sql_user_update_password[] =
     "   SELECT id, 'credential', id::text, $3 FROM u WHERE NOT EXISTS (SELECT 1 FROM updated)"
     "   RETURNING user_id),"
     " renamed AS (UPDATE users SET name = $2, updated_at = now() FROM u"
-    "   WHERE users.id = u.id AND $2 IS NOT NULL RETURNING users.id)"
+    "   WHERE users.id = u.id AND $2::text IS NOT NULL RETURNING users.id)"
     " SELECT user_id FROM updated UNION ALL SELECT user_id FROM inserted";
 
 static int user_add(const struct config *cfg, const char *email, const char *name, bool update)
