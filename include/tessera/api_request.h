@@ -34,4 +34,9 @@ bool api_path_segment(const char *path, const char *prefix, char *out, size_t si
 
 /* A query parameter's raw (percent-decoded) value, or false when absent. */
 bool api_query_param(const char *query, const char *name, char *out, size_t size);
+/* The same, telling absent (0) from present (1) and malformed or too long (-1). */
+int api_query_lookup(const char *query, const char *name, char *out, size_t size);
+
+/* A preference key: ^[a-z][a-z0-9_.-]{0,63}$. Pure; checked before any query. */
+bool api_key_valid(const char *key);
 #endif

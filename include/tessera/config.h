@@ -91,6 +91,7 @@ struct config {
         int64_t max_body;
         int64_t session_ttl_ms;
         int secure_cookie;         /* enum config_secure_cookie */
+        char *cursor_secret;       /* list cursor MAC key; empty = derived from database.url */
     } api;
     struct {
         int access;                /* enum config_access_log */

@@ -1,19 +1,110 @@
-/* api — placeholder until the API lands. */
+/* api — the /api dispatcher: auth routes, then tessera's own routes, then the upstream.
+ *
+ * Cursor key: cursors must survive a page request landing on another instance, and instances
+ * share nothing but PostgreSQL, so a random per-process key is out. The key comes from
+ * api.cursor_secret when set, otherwise from database.url, which every instance of one
+ * deployment shares. Cursors are integrity checks, not authorization (every list statement
+ * filters by the session's user), so a predictable derived key costs no confidentiality. */
 #include "tessera/api.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
-struct api { int unused; };
+#include "tessera/api_route.h"
+#include "tessera/auth.h"
+#include "tessera/conversations.h"
+#include "tessera/db_pool.h"
+#include "tessera/preferences.h"
+#include "tessera/proxy.h"
+
+struct api {
+    struct api_context ctx;
+    struct proxy *proxy;            /* NULL without api.upstream */
+    atomic_uint_fast64_t health_down;
+};
+
+static const struct db_statement HEALTH = {"api_health", "SELECT 1", 0};
 
 struct api *api_create(const struct config *cfg, struct db_pool *pool)
 {
-    (void)cfg; (void)pool;
-    return calloc(1, sizeof(struct api));
+    struct api *api = calloc(1, sizeof *api);
+    if (!api)
+        return NULL;
+    api->ctx.cfg = cfg;
+    api->ctx.pool = pool;
+    const char *secret = cfg->api.cursor_secret[0] ? cfg->api.cursor_secret : cfg->database.url;
+    cursor_key_derive(&api->ctx.cursor_key, secret);
+    if (cfg->api.upstream[0]) {
+        api->proxy = proxy_create(cfg->api.upstream, cfg->api.upstream_timeout_ms, cfg->api.max_body);
+        if (!api->proxy) {
+            free(api);
+            return NULL;
+        }
+    }
+    return api;
 }
-void api_free(struct api *api) { free(api); }
+
+void api_free(struct api *api)
+{
+    if (!api)
+        return;
+    if (api->proxy)
+        proxy_free(api->proxy);
+    free(api);
+}
+
+/* No session needed: load balancers and monitors call it. */
+static int handle_health(struct api *api, struct http_exchange *ex)
+{
+    if (!api_method_is_read(ex->method))
+        return api_reply_method_not_allowed(ex, "GET, HEAD");
+    PGresult *res = NULL;
+    enum db_status st = api->ctx.pool ? db_query(api->ctx.pool, &HEALTH, NULL, &res) : DB_UNAVAILABLE;
+    bool up = st == DB_OK && res && PQresultStatus(res) == PGRES_TUPLES_OK;
+    PQclear(res);
+    if (up) {
+        static const char ok[] = "{\"status\":\"ok\",\"database\":\"ok\"}";
+        return reply_json(ex, 200, ok, sizeof ok - 1);
+    }
+    atomic_fetch_add(&api->health_down, 1);
+    static const char down[] = "{\"status\":\"error\",\"database\":\"down\"}";
+    return reply_json(ex, 503, down, sizeof down - 1);
+}
+
+/* Prefixes tessera answers itself even when a path below them is unknown. */
+static bool path_is_owned(const char *path)
+{
+    static const char *const owned[] = {"/api/auth", "/api/me", "/api/preferences", "/api/conversations",
+                                        "/api/health"};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
+        size_t n = strlen(owned[i]);
+        if (strncmp(path, owned[i], n) == 0 && (path[n] == '\0' || path[n] == '/'))
+            return true;
+    }
+    return false;
+}
+
 int api_handle(struct api *api, struct http_exchange *ex)
 {
-    (void)api;
+    int status = auth_routes_handle(api->ctx.pool, api->ctx.cfg, ex);
+    if (status)
+        return status;
+    if ((status = preferences_handle(&api->ctx, ex)))
+        return status;
+    if ((status = conversations_handle(&api->ctx, ex)))
+        return status;
+    if (strcmp(ex->path, "/api/health") == 0)
+        return handle_health(api, ex);
+    if (api->proxy && !path_is_owned(ex->path))
+        return proxy_forward(api->proxy, ex);
     return reply_json_error(ex, 404, "not_found", "no such API route", NULL);
 }
-void api_metrics(struct api *api, struct strbuf *out) { (void)api; (void)out; }
+
+void api_metrics(struct api *api, struct strbuf *out)
+{
+    strbuf_printf(out, "# TYPE tessera_api_health_down_total counter\ntessera_api_health_down_total %llu\n",
+                  (unsigned long long)atomic_load(&api->health_down));
+    if (api->proxy)
+        proxy_metrics(api->proxy, out);
+}

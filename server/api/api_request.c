@@ -178,19 +178,38 @@ bool api_path_segment(const char *path, const char *prefix, char *out, size_t si
     return percent_decode(seg, len, out, size);
 }
 
-bool api_query_param(const char *query, const char *name, char *out, size_t size)
+int api_query_lookup(const char *query, const char *name, char *out, size_t size)
 {
     size_t name_len = strlen(name);
     for (const char *p = query; p && *p;) {
         size_t len = strcspn(p, "&");
         if (len > name_len && p[name_len] == '=' && strncmp(p, name, name_len) == 0)
-            return percent_decode(p + name_len + 1, len - name_len - 1, out, size);
+            return percent_decode(p + name_len + 1, len - name_len - 1, out, size) ? 1 : -1;
         if (len == name_len && strncmp(p, name, name_len) == 0) {
             if (size) out[0] = '\0';
-            return true;
+            return 1;
         }
         p += len;
         if (*p == '&') p++;
     }
-    return false;
+    return 0;
+}
+
+bool api_query_param(const char *query, const char *name, char *out, size_t size)
+{
+    return api_query_lookup(query, name, out, size) == 1;
+}
+
+bool api_key_valid(const char *key)
+{
+    if (!key || !(key[0] >= 'a' && key[0] <= 'z'))
+        return false;
+    size_t n = 1;
+    for (; key[n]; n++) {
+        char c = key[n];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+        if (!ok || n >= 64)
+            return false;
+    }
+    return true;
 }

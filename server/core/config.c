@@ -118,6 +118,7 @@ static const struct key_def keys[] = {
     {"api", "max_body", T_SIZE, OFF(api.max_body), "256K", 1 * KB, 64 * MB, NULL, NULL, NULL},
     {"api", "session_ttl", T_DURATION, OFF(api.session_ttl_ms), "7d", 60 * SEC, 365 * DAY, NULL, NULL, NULL},
     {"api", "secure_cookie", T_ENUM, OFF(api.secure_cookie), "auto", 0, 0, "auto|on|off", NULL, NULL},
+    {"api", "cursor_secret", T_STRING, OFF(api.cursor_secret), "", 0, 0, NULL, NULL, NULL},
 
     {"log", "access", T_ENUM, OFF(log.access), "text", 0, 0, "off|text|json", NULL, NULL},
     {"log", "level", T_ENUM, OFF(log.level), "info", 0, 0, "error|warn|info|debug", NULL, NULL},

@@ -1,0 +1,275 @@
+/* conversations — conversation and message routes; each request is one statement in which
+ * the session CTE, the ownership check and the work happen together, and PostgreSQL builds
+ * the JSON. The first column is the HTTP status (see api_route.h). */
+#include "tessera/conversations.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tessera/api_request.h"
+
+#define SESSION_CTE \
+    "WITH s AS (SELECT user_id FROM sessions WHERE token_hash = decode($1, 'hex') AND expires_at > now())"
+#define CONVERSATION_JSON \
+    "json_build_object('id', c.id, 'title', c.title, 'archived', c.archived," \
+    " 'created_at', c.created_at, 'updated_at', c.updated_at)"
+#define MESSAGE_JSON \
+    "json_build_object('id', m.id, 'conversation_id', m.conversation_id, 'role', m.role," \
+    " 'content', m.content, 'created_at', m.created_at)"
+/* The cursor's timestamp travels as whole microseconds: exact both ways, unlike floats or
+ * text in the session's DateStyle. Without a cursor the bound is +/-infinity. */
+#define CURSOR_TS(bound) "coalesce(timestamptz 'epoch' + $3::bigint * interval '1 microsecond', '" bound "')"
+#define MICROS(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+
+/* The row comparison matches the (user_id, archived, updated_at DESC, id DESC) index, so a
+ * page is an ordered index range scan whatever its depth. LIMIT n+1 tells if more follow. */
+static const struct db_statement CONV_LIST = {
+    "api_conv_list",
+    SESSION_CTE
+    ", page AS (SELECT c.id, c.title, c.archived, c.created_at, c.updated_at FROM conversations c"
+    "   WHERE c.user_id = (SELECT user_id FROM s) AND c.archived = $2::boolean"
+    "     AND (c.updated_at, c.id) < (" CURSOR_TS("infinity") ","
+    "                                 coalesce($4::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))"
+    "   ORDER BY c.updated_at DESC, c.id DESC LIMIT $5::int + 1)"
+    ", items AS (SELECT * FROM page ORDER BY updated_at DESC, id DESC LIMIT $5::int)"
+    ", last AS (SELECT updated_at, id FROM items ORDER BY updated_at, id LIMIT 1)"
+    " SELECT CASE WHEN EXISTS (SELECT 1 FROM s) THEN 200 ELSE 401 END,"
+    " (SELECT coalesce(json_agg(" CONVERSATION_JSON " ORDER BY c.updated_at DESC, c.id DESC), '[]')::text FROM items c),"
+    " (SELECT count(*) FROM page) > $5::int,"
+    " (SELECT " MICROS("updated_at") " FROM last), (SELECT id::text FROM last)",
+    5,
+};
+
+static const struct db_statement CONV_CREATE = {
+    "api_conv_create",
+    SESSION_CTE
+    ", ins AS (INSERT INTO conversations (user_id, title) SELECT user_id, $2 FROM s RETURNING *)"
+    " SELECT CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 201 ELSE 401 END,"
+    " (SELECT " CONVERSATION_JSON "::text FROM ins c)",
+    2,
+};
+
+static const struct db_statement CONV_GET = {
+    "api_conv_get",
+    SESSION_CTE
+    ", mine AS (SELECT c.* FROM conversations c, s WHERE c.id = $2::uuid AND c.user_id = s.user_id)"
+    " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN 401"
+    "             WHEN NOT EXISTS (SELECT 1 FROM mine) THEN 404 ELSE 200 END,"
+    " (SELECT " CONVERSATION_JSON "::text FROM mine c)",
+    2,
+};
+
+static const struct db_statement CONV_PATCH = {
+    "api_conv_patch",
+    SESSION_CTE
+    ", up AS (UPDATE conversations c SET title = coalesce($3::text, c.title),"
+    "   archived = coalesce($4::boolean, c.archived), updated_at = now()"
+    "   FROM s WHERE c.id = $2::uuid AND c.user_id = s.user_id RETURNING c.*)"
+    " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN 401"
+    "             WHEN NOT EXISTS (SELECT 1 FROM up) THEN 404 ELSE 200 END,"
+    " (SELECT " CONVERSATION_JSON "::text FROM up c)",
+    4,
+};
+
+/* messages go with it: ON DELETE CASCADE. */
+static const struct db_statement CONV_DELETE = {
+    "api_conv_delete",
+    SESSION_CTE
+    ", del AS (DELETE FROM conversations c USING s WHERE c.id = $2::uuid AND c.user_id = s.user_id RETURNING 1)"
+    " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN 401"
+    "             WHEN NOT EXISTS (SELECT 1 FROM del) THEN 404 ELSE 204 END, NULL::text",
+    2,
+};
+
+/* Uses messages(conversation_id, created_at, id) as an ordered range scan. */
+static const struct db_statement MSG_LIST = {
+    "api_msg_list",
+    SESSION_CTE
+    ", mine AS (SELECT c.id FROM conversations c, s WHERE c.id = $2::uuid AND c.user_id = s.user_id)"
+    ", page AS (SELECT m.id, m.conversation_id, m.role, m.content, m.created_at FROM messages m"
+    "   WHERE m.conversation_id = (SELECT id FROM mine)"
+    "     AND (m.created_at, m.id) > (" CURSOR_TS("-infinity") ","
+    "                                 coalesce($4::uuid, '00000000-0000-0000-0000-000000000000'))"
+    "   ORDER BY m.created_at, m.id LIMIT $5::int + 1)"
+    ", items AS (SELECT * FROM page ORDER BY created_at, id LIMIT $5::int)"
+    ", last AS (SELECT created_at, id FROM items ORDER BY created_at DESC, id DESC LIMIT 1)"
+    " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN 401"
+    "             WHEN NOT EXISTS (SELECT 1 FROM mine) THEN 404 ELSE 200 END,"
+    " (SELECT coalesce(json_agg(" MESSAGE_JSON " ORDER BY m.created_at, m.id), '[]')::text FROM items m),"
+    " (SELECT count(*) FROM page) > $5::int,"
+    " (SELECT " MICROS("created_at") " FROM last), (SELECT id::text FROM last)",
+    5,
+};
+
+/* The conversation's updated_at moves in the same statement that adds the message. */
+static const struct db_statement MSG_CREATE = {
+    "api_msg_create",
+    SESSION_CTE
+    ", bump AS (UPDATE conversations c SET updated_at = now() FROM s"
+    "   WHERE c.id = $2::uuid AND c.user_id = s.user_id RETURNING c.id)"
+    ", ins AS (INSERT INTO messages (conversation_id, role, content) SELECT id, $3, $4 FROM bump RETURNING *)"
+    " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN 401"
+    "             WHEN NOT EXISTS (SELECT 1 FROM ins) THEN 404 ELSE 201 END,"
+    " (SELECT " MESSAGE_JSON "::text FROM ins m)",
+    4,
+};
+
+static int run(struct api_call *call, const struct db_statement *stmt, const char *const *values)
+{
+    PGresult *res = api_call_query(call, stmt, values, "conversation");
+    if (!res)
+        return call->ex->status;
+    int status = api_reply_result(call->ex, res);
+    PQclear(res);
+    return status;
+}
+
+static int run_page(struct api_call *call, const struct db_statement *stmt, const char *const *values,
+                    const char *scope)
+{
+    PGresult *res = api_call_query(call, stmt, values, "conversation");
+    if (!res)
+        return call->ex->status;
+    int status = api_reply_page(call, res, scope);
+    PQclear(res);
+    return status;
+}
+
+static int list_conversations(struct api_call *call)
+{
+    struct http_exchange *ex = call->ex;
+    char archived[8] = "false", limit[16], micros[24], id[37], scope[48];
+    int found = api_query_lookup(ex->query, "archived", archived, sizeof archived);
+    if (found == 0)
+        strcpy(archived, "false");
+    else if (found < 0 || (strcmp(archived, "true") != 0 && strcmp(archived, "false") != 0))
+        return reply_json_error(ex, 400, "invalid_parameter", "archived must be true or false", "archived");
+    if (!api_read_limit(ex, CONVERSATIONS_LIMIT_MAX, limit))
+        return ex->status;
+    snprintf(scope, sizeof scope, "conversations:archived=%s", archived);
+    const char *micros_value, *id_value;
+    if (!api_read_cursor(call, scope, micros, id, &micros_value, &id_value))
+        return ex->status;
+    const char *values[] = {call->token_hash, archived, micros_value, id_value, limit};
+    return run_page(call, &CONV_LIST, values, scope);
+}
+
+static int create_conversation(struct api_call *call)
+{
+    static const struct api_field fields[] = {{"title", API_FIELD_STRING, true, CONVERSATIONS_TITLE_MAX}};
+    json_t *body = api_read_json_object(call->ex, (size_t)call->ctx->cfg->api.max_body, fields, 1);
+    if (!body)
+        return call->ex->status;
+    const char *values[] = {call->token_hash, json_string_value(json_object_get(body, "title"))};
+    int status = run(call, &CONV_CREATE, values);
+    json_decref(body);
+    return status;
+}
+
+static int patch_conversation(struct api_call *call, const char *id)
+{
+    static const struct api_field fields[] = {
+        {"title", API_FIELD_STRING, false, CONVERSATIONS_TITLE_MAX},
+        {"archived", API_FIELD_BOOL, false, 0},
+    };
+    json_t *body = api_read_json_object(call->ex, (size_t)call->ctx->cfg->api.max_body, fields, 2);
+    if (!body)
+        return call->ex->status;
+    json_t *title = json_object_get(body, "title"), *archived = json_object_get(body, "archived");
+    int status;
+    if (!title && !archived) {
+        status = reply_json_error(call->ex, 400, "missing_field", "give title, archived or both", "title");
+    } else {
+        const char *values[] = {call->token_hash, id, title ? json_string_value(title) : NULL,
+                                archived ? (json_is_true(archived) ? "true" : "false") : NULL};
+        status = run(call, &CONV_PATCH, values);
+    }
+    json_decref(body);
+    return status;
+}
+
+static int list_messages(struct api_call *call, const char *conversation_id)
+{
+    char limit[16], micros[24], id[37], scope[64];
+    if (!api_read_limit(call->ex, MESSAGES_LIMIT_MAX, limit))
+        return call->ex->status;
+    snprintf(scope, sizeof scope, "messages:%s", conversation_id);
+    const char *micros_value, *id_value;
+    if (!api_read_cursor(call, scope, micros, id, &micros_value, &id_value))
+        return call->ex->status;
+    const char *values[] = {call->token_hash, conversation_id, micros_value, id_value, limit};
+    return run_page(call, &MSG_LIST, values, scope);
+}
+
+static int create_message(struct api_call *call, const char *conversation_id)
+{
+    static const struct api_field fields[] = {
+        {"role", API_FIELD_STRING, true, 16},
+        {"content", API_FIELD_STRING, true, MESSAGES_CONTENT_MAX},
+    };
+    json_t *body = api_read_json_object(call->ex, (size_t)call->ctx->cfg->api.max_body, fields, 2);
+    if (!body)
+        return call->ex->status;
+    const char *role = json_string_value(json_object_get(body, "role"));
+    int status;
+    if (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0 && strcmp(role, "system") != 0) {
+        status = reply_json_error(call->ex, 400, "invalid_field", "role must be user, assistant or system", "role");
+    } else {
+        const char *values[] = {call->token_hash, conversation_id, role,
+                                json_string_value(json_object_get(body, "content"))};
+        status = run(call, &MSG_CREATE, values);
+    }
+    json_decref(body);
+    return status;
+}
+
+static int handle_collection(const struct api_context *ctx, struct http_exchange *ex)
+{
+    bool read = api_method_is_read(ex->method), post = strcmp(ex->method, "POST") == 0;
+    if (!read && !post)
+        return api_reply_method_not_allowed(ex, "GET, HEAD, POST");
+    struct api_call call;
+    if (!api_call_begin(&call, ctx, ex))
+        return ex->status;
+    return read ? list_conversations(&call) : create_conversation(&call);
+}
+
+/* /api/conversations/{id} and /api/conversations/{id}/messages. */
+static int handle_item(const struct api_context *ctx, struct http_exchange *ex)
+{
+    char raw[64], id[37];
+    unsigned char bytes[16];
+    const char *rest = NULL;
+    bool parsed = api_path_segment(ex->path, "/api/conversations/", raw, sizeof raw, &rest);
+    bool messages = parsed && strcmp(rest, "/messages") == 0;
+    if (!parsed || (*rest && !messages))
+        return reply_json_error(ex, 404, "not_found", "no such API route", NULL);
+    const char *m = ex->method;
+    bool read = api_method_is_read(m);
+    if (messages ? !(read || strcmp(m, "POST") == 0)
+                 : !(read || strcmp(m, "PATCH") == 0 || strcmp(m, "DELETE") == 0))
+        return api_reply_method_not_allowed(ex, messages ? "GET, HEAD, POST" : "GET, HEAD, PATCH, DELETE");
+    struct api_call call;
+    if (!api_call_begin(&call, ctx, ex))
+        return ex->status;
+    if (!cursor_uuid_parse(raw, bytes)) /* never reaches the database */
+        return reply_json_error(ex, 404, "not_found", "no such conversation", NULL);
+    cursor_uuid_format(bytes, id);
+    if (messages)
+        return read ? list_messages(&call, id) : create_message(&call, id);
+    const char *values[] = {call.token_hash, id};
+    if (read)
+        return run(&call, &CONV_GET, values);
+    if (strcmp(m, "DELETE") == 0)
+        return run(&call, &CONV_DELETE, values);
+    return patch_conversation(&call, id);
+}
+
+int conversations_handle(const struct api_context *ctx, struct http_exchange *ex)
+{
+    if (strcmp(ex->path, "/api/conversations") == 0)
+        return handle_collection(ctx, ex);
+    if (strncmp(ex->path, "/api/conversations/", strlen("/api/conversations/")) == 0)
+        return handle_item(ctx, ex);
+    return 0;
+}
