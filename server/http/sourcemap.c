@@ -63,19 +63,27 @@ static bool is_annotation(const char *line, size_t n)
     return close && close + 2 == rest + rest_n;
 }
 
-size_t sourcemap_strip_trailer(const char *body, size_t len)
+/* Start of the last line of body[0, len) when that line is an annotation, else len. */
+static size_t annotation_start(const char *body, size_t len)
 {
-    if (!body || len == 0)
-        return len;
     size_t end = len;
     while (end > 0 && is_space(body[end - 1]))
         end--;
     size_t start = end;
     while (start > 0 && body[start - 1] != '\n')
         start--;
-    if (end == start || !is_annotation(body + start, end - start))
+    return end > start && is_annotation(body + start, end - start) ? start : len;
+}
+
+size_t sourcemap_strip_trailer(const char *body, size_t len)
+{
+    if (!body)
         return len;
-    /* Keep the newline that ended the code before the annotation, so the stripped body
-     * still ends its last line the way the bundler wrote it. */
-    return start;
+    /* Repackaged files can end in more than one annotation (a distribution appending its
+     * own below the bundler's): all of the trailing ones go. What is kept ends with the
+     * newline that ended the code, as the bundler wrote it. */
+    size_t kept = len;
+    for (size_t start; kept > 0 && (start = annotation_start(body, kept)) < kept;)
+        kept = start;
+    return kept;
 }

@@ -39,6 +39,8 @@ static const struct strip_case strip_cases[] = {
     {".a{color:red}\n/*# sourceMappingURL=app.css.map */", ".a{color:red}\n"},
     {".a{color:red}\n/*@ sourceMappingURL=app.css.map*/\n", ".a{color:red}\n"},
     {"//# sourceMappingURL=only.map\n", ""},
+    {"a();\n//# sourceMappingURL=a.js.map\n//# sourceMappingURL=a.min.js.map", "a();\n"}, /* Debian's bootstrap */
+    {"a();\n/*# sourceMappingURL=a.map */\n\n//# sourceMappingURL=b.map\n", "a();\n"},
     /* left alone */
     {"a();\n", NULL},
     {"", NULL},
@@ -73,6 +75,7 @@ Test(sourcemap, strip_is_idempotent_and_bounded)
 {
     const char body[] = "x();\n//# sourceMappingURL=a.map\n";
     size_t once = sourcemap_strip_trailer(body, sizeof body - 1);
+    cr_assert_eq(once, 5);
     cr_assert_eq(sourcemap_strip_trailer(body, once), once);
     cr_assert_eq(sourcemap_strip_trailer(NULL, 0), 0);
     /* only the bytes given are looked at */
