@@ -1,0 +1,331 @@
+/* static: the file sender over real HTTP — methods, MIME, validators, ranges, directories,
+ * SPA fallback, Cache-Control policy, and paths that must never leave the root. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "static_fixture.h"
+
+static struct static_site site;
+
+static void start_default(void)
+{
+    cr_assert_eq(static_site_create(&site), 0);
+    cr_assert_eq(static_site_start(&site, "max_age = 1m\n", NULL), 0);
+}
+
+static void stop(void) { static_site_destroy(&site); }
+
+static long get(const char *path, const char *const headers[], struct http_result *r)
+{
+    char url[512];
+    cr_assert_eq(http_get(site_url(&site, path, url, sizeof url), headers, r), 0, "GET %s", path);
+    return r->status;
+}
+
+static const char *hdr(const struct http_result *r, const char *name)
+{
+    static char buf[8][512];
+    static int next;
+    char *b = buf[next++ % 8];
+    return http_header_value(r, name, b, 512);
+}
+
+TestSuite(static, .init = start_default, .fini = stop);
+
+Test(static, file_body_and_headers)
+{
+    struct http_result r;
+    cr_assert_eq(get("/index.html", NULL, &r), 200);
+    size_t len;
+    char *want = site_read(&site, "index.html", &len);
+    cr_assert_eq(r.body_len, len);
+    cr_assert_eq(memcmp(r.body, want, len), 0);
+    cr_expect_str_eq(hdr(&r, "Content-Type"), "text/html; charset=utf-8");
+    cr_expect_not_null(hdr(&r, "ETag"));
+    cr_expect_eq(hdr(&r, "ETag")[0], '"', "strong ETag");
+    cr_expect_not_null(hdr(&r, "Last-Modified"));
+    cr_expect_str_eq(hdr(&r, "Cache-Control"), "no-cache");
+    cr_expect_str_eq(hdr(&r, "X-Content-Type-Options"), "nosniff");
+    cr_expect_str_eq(hdr(&r, "Referrer-Policy"), "strict-origin-when-cross-origin");
+    cr_expect_null(hdr(&r, "Access-Control-Allow-Origin"));
+    free(want);
+    http_result_free(&r);
+}
+
+Test(static, head_has_the_headers_of_get)
+{
+    const char *paths[] = {"/index.html", "/assets/app.3f2a9c1d.js", "/image.png", "/big.txt", "/missing.js"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        struct http_result g, h;
+        char url[512];
+        site_url(&site, paths[i], url, sizeof url);
+        const char *ae[] = {"Accept-Encoding: gzip, br", NULL};
+        cr_assert_eq(http_get(url, ae, &g), 0);
+        cr_assert_eq(http_do("HEAD", url, ae, NULL, 0, &h), 0);
+        cr_expect_eq(h.status, g.status, "%s", paths[i]);
+        cr_expect_eq(h.body_len, 0);
+        const char *names[] = {"Content-Type", "Content-Length", "ETag", "Last-Modified", "Cache-Control",
+                               "Vary", "Content-Encoding", "Accept-Ranges"};
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+            const char *a = hdr(&g, names[k]), *b = hdr(&h, names[k]);
+            cr_expect((a == NULL) == (b == NULL), "%s %s presence", paths[i], names[k]);
+            if (a && b) cr_expect_str_eq(a, b, "%s %s", paths[i], names[k]);
+        }
+        http_result_free(&g);
+        http_result_free(&h);
+    }
+}
+
+Test(static, other_methods_are_405_with_allow)
+{
+    const char *methods[] = {"POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        struct http_result r;
+        char url[512];
+        cr_assert_eq(http_do(methods[i], site_url(&site, "/index.html", url, sizeof url), NULL, "x", 1, &r), 0);
+        cr_expect_eq(r.status, 405, "%s", methods[i]);
+        cr_expect_str_eq(hdr(&r, "Allow"), "GET, HEAD");
+        cr_expect_null(strstr(r.body, "fixture index"));
+        http_result_free(&r);
+    }
+}
+
+Test(static, mime_types)
+{
+    const char *table[][2] = {
+        {"/assets/style.css", "text/css; charset=utf-8"},
+        {"/assets/lib.js", "text/javascript; charset=utf-8"},
+        {"/assets/app.3f2a9c1d.js.map", "application/json; charset=utf-8"},
+        {"/data.json", "application/json; charset=utf-8"},
+        {"/logo.svg", "image/svg+xml; charset=utf-8"},
+        {"/image.png", "image/png"},
+        {"/font.woff2", "font/woff2"},
+        {"/robots.txt", "text/plain; charset=utf-8"},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        struct http_result r;
+        cr_expect_eq(get(table[i][0], NULL, &r), 200, "%s", table[i][0]);
+        cr_expect_str_eq(hdr(&r, "Content-Type"), table[i][1], "%s", table[i][0]);
+        http_result_free(&r);
+    }
+}
+
+Test(static, cache_control_policy)
+{
+    const char *table[][2] = {
+        {"/assets/app.3f2a9c1d.js", "public, max-age=31536000, immutable"},
+        {"/assets/index-BxK3aZ9q.js", "public, max-age=31536000, immutable"},
+        {"/assets/lib.js", "public, max-age=60"},
+        {"/index.html", "no-cache"},
+        {"/", "no-cache"},
+        {"/docs/", "no-cache"},
+        {"/robots.txt", "public, max-age=60"},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        struct http_result r;
+        cr_expect_eq(get(table[i][0], NULL, &r), 200, "%s", table[i][0]);
+        cr_expect_str_eq(hdr(&r, "Cache-Control"), table[i][1], "%s", table[i][0]);
+        http_result_free(&r);
+    }
+}
+
+static void expect_304(const char *path, const char *inm, const char *ims)
+{
+    char h1[300], h2[300];
+    const char *headers[3] = {NULL, NULL, NULL};
+    int n = 0;
+    if (inm) { snprintf(h1, sizeof h1, "If-None-Match: %s", inm); headers[n++] = h1; }
+    if (ims) { snprintf(h2, sizeof h2, "If-Modified-Since: %s", ims); headers[n++] = h2; }
+    struct http_result r;
+    cr_expect_eq(get(path, headers, &r), 304, "%s INM=%s IMS=%s", path, inm ? inm : "-", ims ? ims : "-");
+    cr_expect_not_null(hdr(&r, "ETag"), "304 carries ETag");
+    cr_expect_not_null(hdr(&r, "Cache-Control"), "304 carries Cache-Control");
+    cr_expect_str_eq(hdr(&r, "Vary"), "Accept-Encoding", "304 carries Vary");
+    cr_expect_eq(r.body_len, 0);
+    http_result_free(&r);
+}
+
+Test(static, if_none_match_per_rfc_9110)
+{
+    struct http_result r;
+    cr_assert_eq(get("/assets/lib.js", NULL, &r), 200);
+    char etag[200], lm[100], list[300], weak[210];
+    snprintf(etag, sizeof etag, "%s", hdr(&r, "ETag"));
+    snprintf(lm, sizeof lm, "%s", hdr(&r, "Last-Modified"));
+    http_result_free(&r);
+    expect_304("/assets/lib.js", etag, NULL);
+    snprintf(list, sizeof list, "\"nope\", %s, \"other\"", etag);
+    expect_304("/assets/lib.js", list, NULL);
+    snprintf(weak, sizeof weak, "W/%s", etag);
+    expect_304("/assets/lib.js", weak, NULL);
+    expect_304("/assets/lib.js", "*", NULL);
+    expect_304("/assets/lib.js", NULL, lm);
+    /* A mismatching If-None-Match wins over a matching If-Modified-Since. */
+    const char *both[] = {"If-None-Match: \"nope\"", NULL, NULL};
+    char ims[150];
+    snprintf(ims, sizeof ims, "If-Modified-Since: %s", lm);
+    both[1] = ims;
+    cr_expect_eq(get("/assets/lib.js", both, &r), 200);
+    http_result_free(&r);
+    const char *old[] = {"If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT", NULL};
+    cr_expect_eq(get("/assets/lib.js", old, &r), 200);
+    http_result_free(&r);
+}
+
+Test(static, ranges)
+{
+    size_t len;
+    char *want = site_read(&site, "robots.txt", &len);
+    struct http_result r;
+    const char *first[] = {"Range: bytes=0-9", NULL};
+    cr_assert_eq(get("/robots.txt", first, &r), 206);
+    cr_expect_eq(r.body_len, 10);
+    cr_expect_eq(memcmp(r.body, want, 10), 0);
+    char cr[64];
+    snprintf(cr, sizeof cr, "bytes 0-9/%zu", len);
+    cr_expect_str_eq(hdr(&r, "Content-Range"), cr);
+    http_result_free(&r);
+
+    const char *suffix[] = {"Range: bytes=-5", NULL};
+    cr_assert_eq(get("/robots.txt", suffix, &r), 206);
+    cr_expect_eq(r.body_len, 5);
+    cr_expect_eq(memcmp(r.body, want + len - 5, 5), 0);
+    http_result_free(&r);
+
+    const char *beyond[] = {"Range: bytes=5000-", NULL};
+    cr_assert_eq(get("/robots.txt", beyond, &r), 416);
+    snprintf(cr, sizeof cr, "bytes */%zu", len);
+    cr_expect_str_eq(hdr(&r, "Content-Range"), cr);
+    http_result_free(&r);
+
+    const char *multi[] = {"Range: bytes=0-1,4-5", NULL};
+    cr_assert_eq(get("/robots.txt", multi, &r), 200);
+    cr_expect_eq(r.body_len, len);
+    http_result_free(&r);
+
+    const char *stale_if_range[] = {"Range: bytes=0-1", "If-Range: \"old\"", NULL};
+    cr_assert_eq(get("/robots.txt", stale_if_range, &r), 200);
+    char etag[200], if_range[220];
+    snprintf(etag, sizeof etag, "%s", hdr(&r, "ETag"));
+    http_result_free(&r);
+    snprintf(if_range, sizeof if_range, "If-Range: %s", etag);
+    const char *good_if_range[] = {"Range: bytes=0-1", if_range, NULL};
+    cr_assert_eq(get("/robots.txt", good_if_range, &r), 206);
+    cr_expect_eq(r.body_len, 2);
+    http_result_free(&r);
+    free(want);
+}
+
+Test(static, directories_and_spa_fallback)
+{
+    struct http_result r;
+    cr_assert_eq(get("/", NULL, &r), 200);
+    cr_expect_not_null(strstr(r.body, "fixture index"));
+    http_result_free(&r);
+    cr_assert_eq(get("/docs/", NULL, &r), 200);
+    cr_expect_not_null(strstr(r.body, "docs index"));
+    http_result_free(&r);
+    cr_assert_eq(get("/docs", NULL, &r), 301);
+    cr_expect_str_eq(hdr(&r, "Location"), "/docs/");
+    http_result_free(&r);
+    cr_assert_eq(get("/settings/profile", NULL, &r), 200, "a client-side route gets the app shell");
+    cr_expect_not_null(strstr(r.body, "fixture index"));
+    cr_expect_str_eq(hdr(&r, "Cache-Control"), "no-cache");
+    http_result_free(&r);
+    cr_assert_eq(get("/missing.js", NULL, &r), 404, "a missing file with an extension is 404");
+    cr_expect_not_null(strstr(hdr(&r, "Content-Type"), "text/html"));
+    cr_expect_not_null(strstr(r.body, "404"));
+    http_result_free(&r);
+    cr_assert_eq(get("/hello%20world.txt", NULL, &r), 200);
+    cr_expect_str_eq(r.body, "space in name\n");
+    http_result_free(&r);
+}
+
+Test(static, spa_fallback_can_be_turned_off, .init = NULL)
+{
+    cr_assert_eq(static_site_create(&site), 0);
+    cr_assert_eq(static_site_start(&site, "spa_fallback = off\n", NULL), 0);
+    struct http_result r;
+    cr_expect_eq(get("/settings/profile", NULL, &r), 404);
+    http_result_free(&r);
+}
+
+Test(static, never_outside_the_root)
+{
+    const char *paths[] = {
+        "/../outside.txt", "/..%2foutside.txt", "/%2e%2e/outside.txt", "/%2E./outside.txt",
+        "/.%2e/outside.txt", "/assets/../../outside.txt", "/assets%2f..%2f..%2foutside.txt",
+        "/assets%5c..%5c..%5coutside.txt", "/..\\outside.txt", "/index.html%00.png", "/%c0%ae%c0%ae/outside.txt",
+        "/%ff", "/a%zz", "/.env", "/.git/config", "/%2egit/config", "/.well-known/security.txt",
+        "/escape/passwd", "/escape/hostname", "/sneaky.txt", "/escape", "/escape/",
+    };
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        struct http_result r;
+        long st = get(paths[i], NULL, &r);
+        cr_expect(st == 400 || st == 404, "%s: %ld", paths[i], st);
+        cr_expect_null(strstr(r.body, "do-not-serve"), "%s", paths[i]);
+        cr_expect_null(strstr(r.body, "root:"), "%s", paths[i]);
+        http_result_free(&r);
+    }
+    struct http_result r;
+    cr_expect_eq(get("/alias.txt", NULL, &r), 200, "a link that stays inside the root is served");
+    http_result_free(&r);
+}
+
+Test(static, well_known_when_configured, .init = NULL)
+{
+    cr_assert_eq(static_site_create(&site), 0);
+    cr_assert_eq(static_site_start(&site, "well_known = on\n", NULL), 0);
+    struct http_result r;
+    cr_expect_eq(get("/.well-known/security.txt", NULL, &r), 200);
+    cr_expect_not_null(strstr(r.body, "Contact:"));
+    http_result_free(&r);
+    cr_expect_eq(get("/.env", NULL, &r), 404);
+    http_result_free(&r);
+}
+
+Test(static, large_file_is_streamed_correctly)
+{
+    size_t len;
+    char *want = site_read(&site, "big.txt", &len);
+    struct http_result r;
+    cr_assert_eq(get("/big.txt", NULL, &r), 200);
+    cr_assert_eq(r.body_len, len);
+    cr_expect_eq(memcmp(r.body, want, len), 0);
+    char etag[200], inm[220];
+    snprintf(etag, sizeof etag, "%s", hdr(&r, "ETag"));
+    http_result_free(&r);
+    const char *range[] = {"Range: bytes=300000-300099", NULL};
+    cr_assert_eq(get("/big.txt", range, &r), 206);
+    cr_expect_eq(r.body_len, 100);
+    cr_expect_eq(memcmp(r.body, want + 300000, 100), 0);
+    http_result_free(&r);
+    const char *beyond[] = {"Range: bytes=900000-", NULL};
+    cr_expect_eq(get("/big.txt", beyond, &r), 416);
+    http_result_free(&r);
+    snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
+    const char *cond[] = {inm, NULL};
+    cr_expect_eq(get("/big.txt", cond, &r), 304);
+    cr_expect_str_eq(hdr(&r, "ETag"), etag);
+    http_result_free(&r);
+    free(want);
+}
+
+Test(static, an_edited_file_is_served_fresh)
+{
+    struct http_result r;
+    cr_assert_eq(get("/robots.txt", NULL, &r), 200);
+    char etag[200];
+    snprintf(etag, sizeof etag, "%s", hdr(&r, "ETag"));
+    http_result_free(&r);
+    const char *edited = "User-agent: *\nDisallow: /private\n";
+    cr_assert_eq(site_write(&site, "robots.txt", edited, strlen(edited)), 0);
+    cr_assert_eq(get("/robots.txt", NULL, &r), 200);
+    cr_expect_str_eq(r.body, edited);
+    cr_expect_str_neq(hdr(&r, "ETag"), etag);
+    http_result_free(&r);
+}
