@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -415,10 +416,19 @@ static void *pc_worker(void *arg)
     return NULL;
 }
 
+/* The CPUs this process may run on (taskset, cgroup cpusets), not all the machine has. */
+static long pc_usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 ? cpus : 1;
+}
+
 static int pc_thread_count(size_t files)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    long n = cpus > 0 ? cpus : 1;
+    long n = pc_usable_cpus();
     if (n > PC_MAX_THREADS)
         n = PC_MAX_THREADS;
     if ((size_t)n > files)
