@@ -1,0 +1,231 @@
+/* api_fixture — shared set-up for the /api suites (no tests in this file). */
+#include "api_fixture.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct api_fixture current; /* one per test process: Criterion forks each test */
+
+static void url_part(const char *url, const char *start, const char *stop, char *out, size_t size)
+{
+    const char *a = strstr(url, start);
+    cr_assert(a, "no %s in %s", start, url);
+    a += strlen(start);
+    size_t n = strcspn(a, stop);
+    cr_assert(n < size);
+    memcpy(out, a, n);
+    out[n] = '\0';
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* PgBouncer refuses to run as root; the test cluster's socket belongs to postgres anyway. */
+static void bouncer_start(struct api_fixture *f, const char *pg_socket, const char *dbname)
+{
+    snprintf(f->bouncer_dir, sizeof f->bouncer_dir, "/tmp/tessera-bnc-XXXXXX");
+    cr_assert(mkdtemp(f->bouncer_dir));
+    char path[256], ini[2048];
+    snprintf(path, sizeof path, "%s/users.txt", f->bouncer_dir);
+    write_text(path, "\"tessera\" \"\"\n");
+    snprintf(ini, sizeof ini,
+             "[databases]\n* = host=%s user=tessera\n"
+             "[pgbouncer]\nlisten_addr =\nlisten_port = 6432\nunix_socket_dir = %s\n"
+             "auth_type = trust\nauth_file = %s/users.txt\npool_mode = transaction\n"
+             "max_client_conn = 500\ndefault_pool_size = 20\n"
+             "ignore_startup_parameters = extra_float_digits,options\n"
+             "logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n",
+             pg_socket, f->bouncer_dir, f->bouncer_dir, f->bouncer_dir, f->bouncer_dir);
+    snprintf(path, sizeof path, "%s/pgbouncer.ini", f->bouncer_dir);
+    write_text(path, ini);
+    struct passwd *pw = getuid() == 0 ? getpwnam("postgres") : NULL;
+    if (pw) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "chown -R postgres:postgres '%s'", f->bouncer_dir);
+        cr_assert_eq(system(cmd), 0);
+    }
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        if (pw && (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0))
+            _exit(126);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        execl("/usr/sbin/pgbouncer", "pgbouncer", "-q", path, (char *)NULL);
+        execlp("pgbouncer", "pgbouncer", "-q", path, (char *)NULL);
+        _exit(127);
+    }
+    f->bouncer_pid = pid;
+    char sock[256];
+    snprintf(sock, sizeof sock, "%s/.s.PGSQL.6432", f->bouncer_dir);
+    struct stat st;
+    for (int waited = 0; stat(sock, &st) != 0; waited += 10) {
+        cr_assert(waited < 10000, "pgbouncer did not open %s", sock);
+        cr_assert_eq(waitpid(pid, NULL, WNOHANG), 0, "pgbouncer exited at start");
+        sleep_ms(10);
+    }
+    snprintf(f->served_url, sizeof f->served_url, "postgresql:///%s?host=%s&port=6432&user=tessera", dbname,
+             f->bouncer_dir);
+}
+
+void api_fixture_start(struct api_fixture *f, bool via_bouncer, const char *extra_ini)
+{
+    memset(f, 0, sizeof *f);
+    f->via_bouncer = via_bouncer;
+    f->db_url = test_db_create();
+    cr_assert(f->db_url, "TESSERA_TEST_PG_URL must name the test cluster");
+    snprintf(f->served_url, sizeof f->served_url, "%s", f->db_url);
+    if (via_bouncer) {
+        char socket_dir[256], dbname[64];
+        url_part(f->db_url, "host=", "&", socket_dir, sizeof socket_dir);
+        url_part(f->db_url, ":///", "?", dbname, sizeof dbname);
+        bouncer_start(f, socket_dir, dbname);
+    }
+    f->pg = PQconnectdb(f->db_url);
+    cr_assert_eq(PQstatus(f->pg), CONNECTION_OK, "%s", PQerrorMessage(f->pg));
+    char ini[4096];
+    snprintf(ini, sizeof ini,
+             "[database]\nurl = %s\nprepared_statements = %s\n%sgc_interval = 7d\n"
+             "[log]\naccess = off\n%s",
+             f->served_url, via_bouncer ? "off" : "on", via_bouncer ? "statement_timeout = 0\n" : "",
+             extra_ini ? extra_ini : "");
+    cr_assert_eq(test_server_start(&f->srv, ini, NULL), 0, "tessera did not start");
+}
+
+void api_fixture_stop(struct api_fixture *f)
+{
+    if (f->srv.pid > 0)
+        test_server_stop(&f->srv);
+    if (f->pg)
+        PQfinish(f->pg);
+    f->pg = NULL;
+    if (f->bouncer_pid > 0) {
+        kill(f->bouncer_pid, SIGTERM);
+        waitpid(f->bouncer_pid, NULL, 0);
+        f->bouncer_pid = 0;
+    }
+    if (f->bouncer_dir[0]) {
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->bouncer_dir);
+        if (system(cmd) != 0) { /* a leftover temp dir is not a failure */ }
+        f->bouncer_dir[0] = '\0';
+    }
+    free(f->db_url);
+    f->db_url = NULL;
+}
+
+static void cleanup_current(void) { api_fixture_stop(&current); }
+void api_fixture_fini(void) { cleanup_current(); }
+
+void api_fixture_run(void (*body)(struct api_fixture *f), bool via_bouncer)
+{
+    /* Runs even when an assertion ends the test early, so no server or pooler outlives it. */
+    atexit(cleanup_current);
+    api_fixture_start(&current, via_bouncer, NULL);
+    body(&current);
+}
+
+void api_fixture_user(struct api_fixture *f, const char *email, char token[65])
+{
+    char env[600];
+    snprintf(env, sizeof env, "%s", f->db_url);
+    setenv("DATABASE_URL", env, 1);
+    char *out = NULL, *err = NULL;
+    const char *add[] = {"user", "add", email, "--name", "Test User", NULL};
+    int rc = test_run_tessera(add, "correct horse battery staple\n", &out, &err);
+    cr_assert_eq(rc, 0, "user add: %s", err ? err : "");
+    free(out);
+    free(err);
+    const char *session[] = {"session", "new", email, NULL};
+    rc = test_run_tessera(session, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "session new: %s", err ? err : "");
+    size_t n = strspn(out, "0123456789abcdef");
+    cr_assert_eq(n, 64, "session new printed: %s", out);
+    memcpy(token, out, 64);
+    token[64] = '\0';
+    free(out);
+    free(err);
+}
+
+void api_call(struct api_fixture *f, const char *method, const char *path, const char *token, const char *json,
+              const char *const extra_headers[], struct http_result *out)
+{
+    char url[2048], auth[128];
+    snprintf(url, sizeof url, "%s%s", f->srv.base_url, path);
+    const char *headers[16];
+    int n = 0;
+    if (token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        headers[n++] = auth;
+    }
+    if (json)
+        headers[n++] = "Content-Type: application/json";
+    for (int i = 0; extra_headers && extra_headers[i] && n < 14; i++)
+        headers[n++] = extra_headers[i];
+    headers[n] = NULL;
+    int rc = http_do(method, url, headers, json, json ? strlen(json) : 0, out);
+    cr_assert_eq(rc, 0, "%s %s: no answer", method, path);
+}
+
+json_t *api_json(const struct http_result *r)
+{
+    json_error_t err;
+    json_t *v = json_loadb(r->body, r->body_len, 0, &err);
+    cr_assert(v, "not JSON (%s): %.300s", err.text, r->body);
+    return v;
+}
+
+void api_error_code(const struct http_result *r, char *code, size_t size, char *field, size_t field_size)
+{
+    json_t *v = api_json(r);
+    json_t *e = json_object_get(v, "error");
+    cr_assert(json_is_object(e), "not an error body: %.300s", r->body);
+    snprintf(code, size, "%s", json_string_value(json_object_get(e, "code")));
+    if (field)
+        snprintf(field, field_size, "%s",
+                 json_is_string(json_object_get(e, "field")) ? json_string_value(json_object_get(e, "field")) : "");
+    json_decref(v);
+}
+
+unsigned long long api_statements(struct api_fixture *f)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s/metrics", f->srv.base_url);
+    struct http_result r;
+    cr_assert_eq(http_get(url, NULL, &r), 0);
+    const char *at = strstr(r.body, "\ntessera_db_pool_statements_total ");
+    cr_assert(at, "no statements counter in /metrics");
+    unsigned long long n = strtoull(at + strlen("\ntessera_db_pool_statements_total "), NULL, 10);
+    http_result_free(&r);
+    return n;
+}
+
+long long api_sql_int(struct api_fixture *f, const char *sql)
+{
+    PGresult *res = PQexec(f->pg, sql);
+    ExecStatusType st = PQresultStatus(res);
+    cr_assert(st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(f->pg));
+    long long v = st == PGRES_TUPLES_OK && PQntuples(res) > 0 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    PQclear(res);
+    return v;
+}

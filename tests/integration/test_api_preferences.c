@@ -1,0 +1,218 @@
+/* /api/preferences against real PostgreSQL (and again through PgBouncer): defaults merged
+ * with the user's values, immutable defaults, strict input, concurrent upserts. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_fixture.h"
+
+static void expect_error(struct api_fixture *f, const char *method, const char *path, const char *token,
+                         const char *json, long status, const char *code, const char *field)
+{
+    struct http_result r;
+    api_call(f, method, path, token, json, NULL, &r);
+    cr_expect_eq(r.status, status, "%s %s: %ld %.200s", method, path, r.status, r.body);
+    char got[64], got_field[64];
+    api_error_code(&r, got, sizeof got, got_field, sizeof got_field);
+    cr_expect_str_eq(got, code, "%s %s", method, path);
+    if (field)
+        cr_expect_str_eq(got_field, field, "%s %s", method, path);
+    char cc[64];
+    cr_expect(http_header_value(&r, "Cache-Control", cc, sizeof cc) && strcmp(cc, "no-store") == 0);
+    http_result_free(&r);
+}
+
+static json_t *get_preferences(struct api_fixture *f, const char *token)
+{
+    struct http_result r;
+    api_call(f, "GET", "/api/preferences", token, NULL, NULL, &r);
+    cr_assert_eq(r.status, 200, "%.200s", r.body);
+    json_t *v = api_json(&r);
+    http_result_free(&r);
+    return v;
+}
+
+static const char *pref_string(json_t *prefs, const char *key)
+{
+    json_t *v = json_object_get(prefs, key);
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+API_TEST(api, preferences_merge_put_delete)
+{
+    char a[65], b[65];
+    api_fixture_user(f, "a@example.test", a);
+    api_fixture_user(f, "b@example.test", b);
+
+    json_t *prefs = get_preferences(f, a);
+    cr_expect_str_eq(pref_string(prefs, "theme"), "system");
+    cr_expect_str_eq(pref_string(prefs, "plan"), "free");
+    json_decref(prefs);
+
+    struct http_result r;
+    api_call(f, "PUT", "/api/preferences/theme", a, "{\"value\":\"dark\"}", NULL, &r);
+    cr_assert_eq(r.status, 200, "%.200s", r.body);
+    json_t *put = api_json(&r);
+    cr_expect_str_eq(json_string_value(json_object_get(put, "key")), "theme");
+    cr_expect_str_eq(json_string_value(json_object_get(put, "value")), "dark");
+    json_decref(put);
+    http_result_free(&r);
+
+    api_call(f, "PUT", "/api/preferences/ui.sidebar-width_2", a, "{\"value\":{\"px\":[240,null,true]}}", NULL, &r);
+    cr_assert_eq(r.status, 200, "%.200s", r.body);
+    http_result_free(&r);
+    api_call(f, "PUT", "/api/preferences/nothing", a, "{\"value\":null}", NULL, &r);
+    cr_assert_eq(r.status, 200, "%.200s", r.body);
+    http_result_free(&r);
+
+    prefs = get_preferences(f, a);
+    cr_expect_str_eq(pref_string(prefs, "theme"), "dark");
+    cr_expect_str_eq(pref_string(prefs, "language"), "en");
+    json_t *width = json_object_get(json_object_get(prefs, "ui.sidebar-width_2"), "px");
+    cr_expect_eq(json_integer_value(json_array_get(width, 0)), 240);
+    cr_expect(json_is_null(json_object_get(prefs, "nothing")) && json_object_get(prefs, "nothing"));
+    json_decref(prefs);
+
+    /* The other user still sees the defaults only. */
+    prefs = get_preferences(f, b);
+    cr_expect_str_eq(pref_string(prefs, "theme"), "system");
+    cr_expect_null(json_object_get(prefs, "ui.sidebar-width_2"));
+    json_decref(prefs);
+
+    /* Immutable default: 403 for PUT and DELETE, and it wins even over a row put there. */
+    expect_error(f, "PUT", "/api/preferences/plan", a, "{\"value\":\"pro\"}", 403, "immutable", NULL);
+    expect_error(f, "DELETE", "/api/preferences/plan", a, NULL, 403, "immutable", NULL);
+    api_sql_int(f, "INSERT INTO preferences (user_id, key, value) SELECT id, 'plan', '\"pro\"' FROM users"
+                   " WHERE email = 'a@example.test'");
+    prefs = get_preferences(f, a);
+    cr_expect_str_eq(pref_string(prefs, "plan"), "free");
+    json_decref(prefs);
+
+    /* A user row locked by an operator is immutable too. */
+    api_sql_int(f, "UPDATE preferences SET mutable = false WHERE key = 'nothing'");
+    expect_error(f, "PUT", "/api/preferences/nothing", a, "{\"value\":1}", 403, "immutable", NULL);
+
+    api_call(f, "DELETE", "/api/preferences/theme", a, NULL, NULL, &r);
+    cr_expect_eq(r.status, 204);
+    cr_expect_eq(r.body_len, 0);
+    http_result_free(&r);
+    api_call(f, "DELETE", "/api/preferences/never-set", a, NULL, NULL, &r);
+    cr_expect_eq(r.status, 204);
+    http_result_free(&r);
+    prefs = get_preferences(f, a);
+    cr_expect_str_eq(pref_string(prefs, "theme"), "system");
+    json_decref(prefs);
+}
+
+API_TEST(api, preferences_strict_input)
+{
+    char a[65];
+    api_fixture_user(f, "a@example.test", a);
+    unsigned long long before = api_statements(f);
+    /* Bad keys never reach the database. */
+    expect_error(f, "PUT", "/api/preferences/Theme", a, "{\"value\":1}", 400, "invalid_key", "key");
+    expect_error(f, "PUT", "/api/preferences/1theme", a, "{\"value\":1}", 400, "invalid_key", "key");
+    expect_error(f, "PUT", "/api/preferences/th%20eme", a, "{\"value\":1}", 400, "invalid_key", "key");
+    expect_error(f, "DELETE", "/api/preferences/a%2Fb", a, NULL, 400, "invalid_key", "key");
+    char long_key[128] = "/api/preferences/";
+    memset(long_key + strlen(long_key), 'k', 65);
+    expect_error(f, "PUT", long_key, a, "{\"value\":1}", 400, "invalid_key", "key");
+    long_key[strlen(long_key) - 1] = '\0'; /* 64 is allowed: checked below with a query */
+    /* Bodies. */
+    expect_error(f, "PUT", "/api/preferences/theme", a, "{\"value\":", 400, "invalid_json", NULL);
+    expect_error(f, "PUT", "/api/preferences/theme", a, "[1]", 400, "invalid_json", NULL);
+    expect_error(f, "PUT", "/api/preferences/theme", a, "{}", 400, "missing_field", "value");
+    expect_error(f, "PUT", "/api/preferences/theme", a, "{\"value\":1,\"extra\":2}", 400, "unknown_field", "extra");
+    expect_error(f, "PUT", "/api/preferences/theme", a, "{\"value\":1,\"value\":2}", 400, "invalid_json", NULL);
+    size_t big = 16 * 1024 + 16;
+    char *json = malloc(big + 32);
+    snprintf(json, big + 32, "{\"value\":\"%0*d\"}", (int)(16 * 1024 - 1), 0); /* 16 KiB + 1 serialized */
+    expect_error(f, "PUT", "/api/preferences/theme", a, json, 400, "invalid_field", "value");
+    free(json);
+    size_t huge = 300 * 1024;
+    json = malloc(huge + 32);
+    snprintf(json, huge + 32, "{\"value\":\"%0*d\"}", (int)huge, 0);
+    expect_error(f, "PUT", "/api/preferences/theme", a, json, 413, "body_too_large", NULL);
+    free(json);
+    struct http_result r;
+    const char *text_plain[] = {"Content-Type: text/plain", NULL};
+    char url[128];
+    snprintf(url, sizeof url, "%s/api/preferences/theme", f->srv.base_url);
+    char auth[100];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", a);
+    const char *h415[] = {auth, text_plain[0], NULL};
+    http_do("PUT", url, h415, "{\"value\":1}", 11, &r);
+    cr_expect_eq(r.status, 415);
+    http_result_free(&r);
+    /* No session at all: 401 without a query. */
+    expect_error(f, "GET", "/api/preferences", NULL, NULL, 401, "unauthorized", NULL);
+    expect_error(f, "PUT", "/api/preferences/theme", NULL, "{\"value\":1}", 401, "unauthorized", NULL);
+    api_call(f, "POST", "/api/preferences", a, "{}", NULL, &r);
+    cr_expect_eq(r.status, 405);
+    http_result_free(&r);
+    cr_expect_eq(api_statements(f), before, "rejected requests must not query");
+
+    /* A well-formed token that matches no session: one query, 401. */
+    expect_error(f, "GET", "/api/preferences", "00000000000000000000000000000000000000000000000000000000000000aa",
+                 NULL, 401, "unauthorized", NULL);
+    api_call(f, "PUT", long_key, a, "{\"value\":[]}", NULL, &r);
+    cr_expect_eq(r.status, 200, "a 64-character key is valid: %.200s", r.body);
+    http_result_free(&r);
+    /* Expired session: 401. */
+    api_sql_int(f, "UPDATE sessions SET expires_at = now() - interval '1 second'");
+    expect_error(f, "GET", "/api/preferences", a, NULL, 401, "unauthorized", NULL);
+}
+
+struct put_worker {
+    struct api_fixture *f;
+    const char *token;
+    int id;
+    int failures;
+};
+
+static void *put_many(void *arg)
+{
+    struct put_worker *w = arg;
+    for (int i = 0; i < 10; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"value\":\"w%d-%d\"}", w->id, i);
+        struct http_result r;
+        char url[256], auth[100];
+        snprintf(url, sizeof url, "%s/api/preferences/theme", w->f->srv.base_url);
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", w->token);
+        const char *headers[] = {auth, "Content-Type: application/json", NULL};
+        if (http_do("PUT", url, headers, body, strlen(body), &r) != 0 || r.status != 200)
+            w->failures++;
+        http_result_free(&r);
+    }
+    return NULL;
+}
+
+API_TEST(api, preferences_concurrent_puts_one_row)
+{
+    char a[65];
+    api_fixture_user(f, "a@example.test", a);
+    enum { THREADS = 16 };
+    pthread_t threads[THREADS];
+    struct put_worker workers[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        workers[i] = (struct put_worker){f, a, i, 0};
+        cr_assert_eq(pthread_create(&threads[i], NULL, put_many, &workers[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(threads[i], NULL);
+        cr_expect_eq(workers[i].failures, 0, "worker %d had failed PUTs", i);
+    }
+    cr_expect_eq(api_sql_int(f, "SELECT count(*) FROM preferences WHERE key = 'theme'"), 1);
+    /* The surviving value is one that was written last by some worker (its i = 9). */
+    cr_expect_eq(api_sql_int(f, "SELECT count(*) FROM preferences WHERE key = 'theme' AND value::text LIKE '\"w%-9\"'"), 1);
+    struct http_result r;
+    api_call(f, "PUT", "/api/preferences/theme", a, "{\"value\":\"final\"}", NULL, &r);
+    http_result_free(&r);
+    json_t *prefs = get_preferences(f, a);
+    cr_expect_str_eq(pref_string(prefs, "theme"), "final");
+    json_decref(prefs);
+    cr_expect_eq(api_sql_int(f, "SELECT count(*) FROM preferences WHERE key = 'theme'"), 1);
+}
