@@ -40,8 +40,13 @@ struct pc_totals {
     unsigned long long bytes_in, bytes_br, bytes_gz; /* what a client of each coding gets */
 };
 
+struct pc_item {
+    char *path;
+    off_t size;
+};
+
 struct pc_list {
-    char **paths;
+    struct pc_item *items;
     size_t n, cap;
 };
 
@@ -99,14 +104,14 @@ static bool pc_has_annotation_syntax(const char *path)
     return ext_in(path_extension(path), exts);
 }
 
-static int list_push(struct pc_list *l, const char *dir, const char *name)
+static int list_push(struct pc_list *l, const char *dir, const char *name, off_t size)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
-        char **paths = realloc(l->paths, cap * sizeof *paths);
-        if (!paths)
+        struct pc_item *items = realloc(l->items, cap * sizeof *items);
+        if (!items)
             return -1;
-        l->paths = paths;
+        l->items = items;
         l->cap = cap;
     }
     size_t len = strlen(dir) + strlen(name) + 2;
@@ -114,15 +119,29 @@ static int list_push(struct pc_list *l, const char *dir, const char *name)
     if (!p)
         return -1;
     snprintf(p, len, "%s/%s", dir, name);
-    l->paths[l->n++] = p;
+    l->items[l->n++] = (struct pc_item){p, size};
     return 0;
+}
+
+/* Largest first: brotli-11 time grows with size, so starting the big files early keeps
+ * one worker from finishing a 200 KB file alone at the end. */
+static int item_larger_first(const void *a, const void *b)
+{
+    off_t x = ((const struct pc_item *)a)->size, y = ((const struct pc_item *)b)->size;
+    return (x < y) - (x > y);
+}
+
+static void list_sort(struct pc_list *l)
+{
+    if (l->n > 1)
+        qsort(l->items, l->n, sizeof *l->items, item_larger_first);
 }
 
 static void list_free(struct pc_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        free(l->paths[i]);
-    free(l->paths);
+        free(l->items[i].path);
+    free(l->items);
     memset(l, 0, sizeof *l);
 }
 
@@ -152,7 +171,7 @@ static int pc_collect(const char *dir, int depth, struct pc_list *out)
             rc = pc_collect(sub, depth + 1, out);
             free(sub);
         } else if (S_ISREG(st.st_mode) && pc_is_compressible(de->d_name)) {
-            rc = list_push(out, dir, de->d_name);
+            rc = list_push(out, dir, de->d_name, st.st_size);
         }
     }
     closedir(d);
@@ -399,7 +418,7 @@ static void *pc_worker(void *arg)
         size_t i = atomic_fetch_add(&run->next, 1);
         if (i >= run->list.n)
             break;
-        pc_process(run, run->list.paths[i], &mine);
+        pc_process(run, run->list.items[i].path, &mine);
     }
     pthread_mutex_lock(&run->lock);
     struct pc_totals *t = &run->totals;
@@ -504,6 +523,7 @@ int precompress_cli_main(const struct config *cfg, int argc, char **argv)
     pthread_mutex_init(&run.lock, NULL);
     atomic_init(&run.next, 0);
     int rc = pc_collect(opt.dir, 0, &run.list) == 0 ? 0 : 1;
+    list_sort(&run.list);
     int threads = pc_thread_count(run.list.n);
     if (rc == 0)
         pc_run_workers(&run, threads);
