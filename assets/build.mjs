@@ -11,6 +11,7 @@ import { mkdir, readFile, readdir, rm, stat, utimes, writeFile, copyFile } from 
 import { dirname, join, resolve, extname, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { BOOT } from './src/boot-urls.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const mode = process.env.MODE || 'development';
@@ -97,6 +98,8 @@ async function main() {
     heroSrc: imageUrl(hero, 640),
     heroSrcset: HERO.widths.map((w) => `${imageUrl(hero, w)} ${w}w`).join(', '),
     heroSizes: HERO.sizes,
+    // crossorigin (anonymous) gives the preload fetch()'s own mode and credentials.
+    preloads: Object.values(BOOT).map((u) => `<link rel="preload" href="${u.replace(/&/g, '&amp;')}" as="fetch" crossorigin>`).join(''),
   };
   let html = await readFile(join(here, 'index.html'), 'utf8');
   html = html.replace(/\{\{(\w+)\}\}/g, (_, k) => {

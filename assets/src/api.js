@@ -31,7 +31,9 @@ function describe(status, err) {
 // api('GET', '/api/me'); api('POST', '/api/conversations', {title}).
 // opts.auth === false: a 401 is the caller's business (sign-in), not "session ended".
 export async function api(method, path, body, opts = {}) {
-  const init = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
+  // No extra headers on GET: a GET must look exactly like index.html's <link rel=preload>
+  // for the browser to hand over the preloaded response.
+  const init = { method, credentials: 'same-origin', headers: {} };
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);

@@ -23,8 +23,8 @@ export function picture(name, { widths, sizes, width, height, alt = '', cls, laz
   });
 }
 
-// A round 32 px avatar: 1x, 2x and 3x screens.
-export const avatar = (name, alt) =>
-  picture(name, { widths: [32, 64, 96], sizes: '32px', width: 32, height: 32, alt, cls: 'avatar' });
+// A round 32 px avatar: 1x, 2x and 3x screens. Lazy in long message lists.
+export const avatar = (name, alt, lazy = false) =>
+  picture(name, { widths: [32, 64, 96], sizes: '32px', width: 32, height: 32, alt, cls: 'avatar', lazy });
 
 export const AVATAR = { user: 'avatar-ladybird.jpg', assistant: 'avatar-flower.jpg', system: 'avatar-flower.jpg' };

@@ -1,6 +1,6 @@
-// Boot and routing. On load, /api/me, /api/preferences and the first page of conversations
-// are requested together, so a signed-in visit costs one round trip before it renders.
-import { api, qs, setUnauthorizedHandler } from './api.js';
+// Boot and routing. /api/me and the first page of conversations are preloaded by index.html
+// (boot-urls.js), so a signed-in visit renders one round trip after the HTML arrives.
+import { api, setUnauthorizedHandler } from './api.js';
 import { h, replace, focus } from './dom.js';
 import { renderSignIn } from './signin.js';
 import { createList } from './conversations.js';
@@ -8,6 +8,7 @@ import { renderThread } from './thread.js';
 import { mergeServerPrefs, applyPrefs, forgetLocalPrefs, openPrefsDialog } from './prefs.js';
 import { avatar, AVATAR } from './images.js';
 import { announce } from './notice.js';
+import { BOOT } from './boot-urls.js';
 
 const root = document.getElementById('app');
 // The illustration painted from index.html: moved between views, never re-created.
@@ -22,11 +23,9 @@ window.addEventListener('hashchange', route);
 boot();
 
 async function boot() {
-  const me = api('GET', '/api/me', undefined, { auth: false });
-  const prefs = api('GET', '/api/preferences', undefined, { auth: false });
-  const firstPage = api('GET', '/api/conversations' + qs({ archived: 'false', limit: 20 }), undefined, { auth: false });
-  // Unhandled rejections are noise when signed out: each promise is awaited below or dropped.
-  prefs.catch(() => {});
+  const me = api('GET', BOOT.me, undefined, { auth: false });
+  const firstPage = api('GET', BOOT.list, undefined, { auth: false });
+  // Signed out, the list's 401 is expected: handled here rather than reported as unhandled.
   firstPage.catch(() => {});
   let user;
   try {
@@ -35,7 +34,7 @@ async function boot() {
     showSignIn(err.status === 401 ? null : err.message);
     return;
   }
-  startDashboard(user, prefs, firstPage);
+  startDashboard(user, firstPage);
 }
 
 function showSignIn(note) {
@@ -43,8 +42,8 @@ function showSignIn(note) {
   renderSignIn(root, { hero, note, onSignedIn: (user) => startDashboard(user) });
 }
 
-function startDashboard(user, prefsPromise, firstPage) {
-  (prefsPromise || api('GET', '/api/preferences')).then(mergeServerPrefs, () => {});
+function startDashboard(user, firstPage) {
+  api('GET', '/api/preferences').then(mergeServerPrefs, () => {});
   const list = createList({});
   const main = h('main', { id: 'main', class: 'thread', tabindex: '-1' });
   const prefsBtn = h('button', { type: 'button', onclick: () => openPrefsDialog(prefsBtn) }, 'Preferences');

@@ -64,7 +64,7 @@ export function renderThread(main, id, { list, user, onGone }) {
   function item(m) {
     const who = m.role === 'user' ? (user.name || 'You') : m.role === 'assistant' ? 'Assistant' : 'System';
     return h('li', { class: 'msg ' + m.role + (m.pending ? ' pending' : '') + (m.failed ? ' failed' : '') },
-      avatar(AVATAR[m.role] || AVATAR.assistant, ''),
+      avatar(AVATAR[m.role] || AVATAR.assistant, '', true),
       h('div', { class: 'bubble' },
         h('p', { class: 'meta' }, h('strong', {}, who), ' ',
           m.created_at ? h('time', { datetime: m.created_at, title: full(m.created_at) }, when(m.created_at)) : h('span', { class: 'muted' }, 'sending…')),

@@ -87,7 +87,7 @@ export async function start() {
     run(BIN, ['user', 'add', USER.email, '--name', USER.name, '--config', 'config/production.ini'], { env, input: USER.password + '\n' });
     const token = run(BIN, ['session', 'new', USER.email, '--config', 'config/production.ini'], { env }).trim().split('\n').pop();
     await seedDemo(base, token);
-    return { base, www, tmp, env, stop, stderr: server.stderr };
+    return { base, www, tmp, env, token, stop, stderr: server.stderr };
   } catch (err) {
     await stop();
     throw err;
