@@ -1,0 +1,309 @@
+/* Session auth end to end: the CLI makes users and sessions, a real server signs in and out. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "tessera/auth.h"
+
+struct fixture {
+    char *url;
+    struct test_server ts;
+};
+
+static char *scalar(const char *url, const char *sql)
+{
+    PGconn *pg = PQconnectdb(url);
+    cr_assert_eq(PQstatus(pg), CONNECTION_OK);
+    PGresult *r = PQexec(pg, sql);
+    cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQerrorMessage(pg));
+    char *v = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(pg);
+    return v;
+}
+
+static int cli(const char *url, const char *const args[], const char *in, char **out, char **err)
+{
+    setenv("TESSERA_DATABASE_URL", url, 1);
+    return test_run_tessera(args, in, out, err);
+}
+
+static void start(struct fixture *f, const char *api_extra)
+{
+    f->url = test_db_create();
+    cr_assert(f->url);
+    char ini[1024];
+    snprintf(ini, sizeof ini, "[database]\nurl = %s\n[api]\n%s", f->url, api_extra ? api_extra : "");
+    cr_assert_eq(test_server_start(&f->ts, ini, NULL), 0);
+    char *err = NULL;
+    cr_assert_eq(cli(f->url, (const char *[]){"user", "add", "Alice@Example.com", "--name", "Alice", "--config",
+                                              "/dev/null", NULL},
+                     "correct horse battery\n", NULL, &err),
+                 0, "%s", err);
+    free(err);
+}
+
+static void stop(struct fixture *f)
+{
+    test_server_stop(&f->ts);
+    free(f->url);
+}
+
+static long sign_in(struct fixture *f, const char *email, const char *password, const char *extra_header,
+                    struct http_result *r)
+{
+    char url[128], body[256];
+    snprintf(url, sizeof url, "%s/api/auth/sign-in", f->ts.base_url);
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
+    const char *headers[] = {"Content-Type: application/json", extra_header, NULL};
+    cr_assert_eq(http_do("POST", url, headers, body, strlen(body), r), 0);
+    return r->status;
+}
+
+/* The token from Set-Cookie, or "" */
+static void cookie_token(const struct http_result *r, char token[65], char *cookie, size_t size)
+{
+    const char *v = http_header_value(r, "Set-Cookie", cookie, size);
+    token[0] = '\0';
+    if (v && strncmp(v, "tessera_session=", 16) == 0 && strlen(v) >= 16 + 64) {
+        memcpy(token, v + 16, 64);
+        token[64] = '\0';
+    }
+}
+
+static long get_me(struct fixture *f, const char *header, struct http_result *r)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s/api/me", f->ts.base_url);
+    const char *headers[] = {header, NULL};
+    cr_assert_eq(http_do("GET", url, header ? headers : NULL, NULL, 0, r), 0);
+    return r->status;
+}
+
+Test(auth, sign_in_sets_a_safe_cookie_and_me_answers)
+{
+    struct fixture f;
+    start(&f, NULL);
+    struct http_result r;
+    cr_assert_eq(sign_in(&f, "alice@example.com", "correct horse battery", NULL, &r), 200, "%s", r.body);
+    cr_assert(strstr(r.body, "\"email\" : \"alice@example.com\"") || strstr(r.body, "\"email\":\"alice@example.com\""),
+              "%s", r.body);
+    char cookie[256], token[65];
+    cookie_token(&r, token, cookie, sizeof cookie);
+    cr_assert_eq(strlen(token), 64, "Set-Cookie: %s", cookie);
+    cr_assert(strstr(cookie, "; HttpOnly"), "%s", cookie);
+    cr_assert(strstr(cookie, "; SameSite=Lax"), "%s", cookie);
+    cr_assert(strstr(cookie, "; Path=/"), "%s", cookie);
+    cr_assert(strstr(cookie, "; Max-Age=604800"), "%s", cookie);
+    cr_assert_null(strstr(cookie, "Secure"), "plain HTTP, secure_cookie = auto: %s", cookie);
+    char cc[128];
+    cr_assert_str_eq(http_header_value(&r, "Cache-Control", cc, sizeof cc), "no-store");
+    http_result_free(&r);
+
+    char hdr[128];
+    snprintf(hdr, sizeof hdr, "Cookie: theme=x; tessera_session=%s", token);
+    cr_assert_eq(get_me(&f, hdr, &r), 200);
+    cr_assert(strstr(r.body, "Alice"), "%s", r.body);
+    http_result_free(&r);
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", token);
+    cr_assert_eq(get_me(&f, hdr, &r), 200);
+    http_result_free(&r);
+    cr_assert_eq(get_me(&f, NULL, &r), 401);
+    http_result_free(&r);
+
+    /* Behind a TLS-terminating proxy the cookie is Secure. */
+    cr_assert_eq(sign_in(&f, "alice@example.com", "correct horse battery", "X-Forwarded-Proto: https", &r), 200);
+    cookie_token(&r, token, cookie, sizeof cookie);
+    cr_assert(strstr(cookie, "; Secure"), "%s", cookie);
+    http_result_free(&r);
+    stop(&f);
+}
+
+Test(auth, wrong_password_and_unknown_email_look_the_same)
+{
+    struct fixture f;
+    start(&f, NULL);
+    struct http_result wrong, unknown;
+    cr_assert_eq(sign_in(&f, "alice@example.com", "not the password", NULL, &wrong), 401);
+    cr_assert_eq(sign_in(&f, "nobody@example.com", "not the password", NULL, &unknown), 401);
+    cr_assert_str_eq(wrong.body, unknown.body);
+    char buf[64];
+    cr_assert_null(http_header_value(&wrong, "Set-Cookie", buf, sizeof buf));
+    http_result_free(&wrong);
+    http_result_free(&unknown);
+    char *n = scalar(f.url, "SELECT count(*) FROM sessions");
+    cr_assert_str_eq(n, "0");
+    free(n);
+    stop(&f);
+}
+
+Test(auth, token_is_stored_only_as_its_sha256)
+{
+    struct fixture f;
+    start(&f, NULL);
+    struct http_result r;
+    cr_assert_eq(sign_in(&f, "alice@example.com", "correct horse battery", NULL, &r), 200);
+    char cookie[256], token[65];
+    cookie_token(&r, token, cookie, sizeof cookie);
+    http_result_free(&r);
+    char expect[65];
+    cr_assert(auth_token_hash(token, expect));
+    char *stored = scalar(f.url, "SELECT encode(token_hash, 'hex') FROM sessions");
+    cr_assert_str_eq(stored, expect);
+    free(stored);
+    /* The clear token appears in no column of the table. */
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM sessions s WHERE position('%s' in s::text) > 0"
+                              " OR position(decode('%s', 'hex') in token_hash) > 0", token, token);
+    char *found = scalar(f.url, sql);
+    cr_assert_str_eq(found, "0");
+    free(found);
+    stop(&f);
+}
+
+Test(auth, expired_session_is_401)
+{
+    struct fixture f;
+    start(&f, NULL);
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(cli(f.url, (const char *[]){"session", "new", "alice@example.com", "--ttl", "1h", "--config",
+                                             "/dev/null", NULL},
+                     NULL, &out, &err),
+                 0, "%s", err);
+    out[strcspn(out, "\n")] = '\0';
+    cr_assert_eq(strlen(out), 64, "%s", out);
+    char hdr[128];
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", out);
+    struct http_result r;
+    cr_assert_eq(get_me(&f, hdr, &r), 200);
+    http_result_free(&r);
+    free(scalar(f.url, "UPDATE sessions SET expires_at = now() - interval '1 second'"));
+    cr_assert_eq(get_me(&f, hdr, &r), 401);
+    http_result_free(&r);
+    free(out);
+    free(err);
+    stop(&f);
+}
+
+Test(auth, sign_out_needs_same_origin_and_deletes_the_row)
+{
+    struct fixture f;
+    start(&f, NULL);
+    struct http_result r;
+    cr_assert_eq(sign_in(&f, "alice@example.com", "correct horse battery", NULL, &r), 200);
+    char cookie[256], token[65];
+    cookie_token(&r, token, cookie, sizeof cookie);
+    http_result_free(&r);
+    char url[128], c_hdr[128], origin[128], host[128];
+    snprintf(url, sizeof url, "%s/api/auth/sign-out", f.ts.base_url);
+    snprintf(c_hdr, sizeof c_hdr, "Cookie: tessera_session=%s", token);
+    snprintf(origin, sizeof origin, "Origin: %s", f.ts.base_url);
+    snprintf(host, sizeof host, "Host: 127.0.0.1:%d", f.ts.port);
+    const char *cross[] = {c_hdr, "Origin: https://evil.example", NULL};
+    cr_assert_eq(http_do("POST", url, cross, NULL, 0, &r), 0);
+    cr_assert_eq(r.status, 403);
+    http_result_free(&r);
+    const char *same[] = {c_hdr, origin, host, NULL};
+    cr_assert_eq(http_do("POST", url, same, NULL, 0, &r), 0);
+    cr_assert_eq(r.status, 204);
+    cr_assert(strstr(http_header_value(&r, "Set-Cookie", cookie, sizeof cookie), "Max-Age=0"), "cookie cleared");
+    http_result_free(&r);
+    char *n = scalar(f.url, "SELECT count(*) FROM sessions");
+    cr_assert_str_eq(n, "0");
+    free(n);
+    cr_assert_eq(get_me(&f, c_hdr, &r), 401);
+    http_result_free(&r);
+    stop(&f);
+}
+
+Test(auth, cli_user_add_twice_is_an_error_unless_updating)
+{
+    struct fixture f;
+    start(&f, NULL);
+    char *out = NULL, *err = NULL;
+    const char *add[] = {"user", "add", "alice@example.com", "--config", "/dev/null", NULL};
+    cr_assert_eq(cli(f.url, add, "another password\n", &out, &err), 1);
+    cr_assert(strstr(err, "already exists"), "%s", err);
+    free(out);
+    free(err);
+    const char *update[] = {"user", "add", "alice@example.com", "--update-password", "--config", "/dev/null", NULL};
+    cr_assert_eq(cli(f.url, update, "another password\n", &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    struct http_result r;
+    cr_assert_eq(sign_in(&f, "alice@example.com", "correct horse battery", NULL, &r), 401);
+    http_result_free(&r);
+    cr_assert_eq(sign_in(&f, "alice@example.com", "another password", NULL, &r), 200);
+    http_result_free(&r);
+    const char *short_pw[] = {"user", "add", "bob@example.com", "--config", "/dev/null", NULL};
+    cr_assert_eq(cli(f.url, short_pw, "short\n", &out, &err), 1, "passwords under 8 characters are refused");
+    free(out);
+    free(err);
+    char *hash = scalar(f.url, "SELECT password FROM accounts");
+    cr_assert(strncmp(hash, "$argon2id$", 10) == 0, "%s", hash);
+    free(hash);
+    stop(&f);
+}
+
+Test(auth, no_database_means_503_for_auth_routes)
+{
+    struct test_server ts;
+    cr_assert_eq(test_server_start(&ts, NULL, NULL), 0);
+    char url[128];
+    snprintf(url, sizeof url, "%s/api/me", ts.base_url);
+    struct http_result r;
+    const char *h[] = {"Authorization: Bearer 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", NULL};
+    cr_assert_eq(http_do("GET", url, h, NULL, 0, &r), 0);
+    cr_assert_eq(r.status, 503);
+    cr_assert(strstr(r.body, "db_unavailable"), "%s", r.body);
+    http_result_free(&r);
+    test_server_stop(&ts);
+}
+
+/* A database that accepts TCP and never answers: 503 db_unavailable within connect_timeout
+ * + 1 s, and the rest of the server keeps answering. */
+Test(auth, silent_database_is_503_within_connect_timeout, .timeout = 30)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(fd, 64), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    char ini[512];
+    snprintf(ini, sizeof ini,
+             "[database]\nurl = postgresql://tessera@127.0.0.1:%d/x?sslmode=disable\nconnect_timeout = 1s\n"
+             "migrate_on_start = off\n",
+             ntohs(a.sin_port));
+    struct test_server ts;
+    cr_assert_eq(test_server_start(&ts, ini, NULL), 0);
+    char url[128];
+    snprintf(url, sizeof url, "%s/api/me", ts.base_url);
+    const char *h[] = {"Authorization: Bearer 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", NULL};
+    struct http_result r;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(http_do("GET", url, h, NULL, 0, &r), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_assert_eq(r.status, 503);
+    cr_assert(strstr(r.body, "db_unavailable"), "%s", r.body);
+    char ra[16];
+    cr_assert(http_header_value(&r, "Retry-After", ra, sizeof ra));
+    cr_assert_lt(took, 2.0, "took %.2f s", took);
+    http_result_free(&r);
+    snprintf(url, sizeof url, "%s/healthz", ts.base_url);
+    cr_assert_eq(http_get(url, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    http_result_free(&r);
+    test_server_stop(&ts);
+    close(fd);
+}
