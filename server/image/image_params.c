@@ -143,6 +143,7 @@ static const char *url_check(const struct raw_param *raw, struct image_params *o
     if (n < 0 && raw->len > IMAGE_URL_MAX) return "\"url\" parameter is too long";
     if (n < 0) return "\"url\" parameter has a bad percent escape";
     if (n > IMAGE_URL_MAX) return "\"url\" parameter is too long";
+    if (memchr(decoded, '\0', (size_t)n)) return "\"url\" parameter contains a control character";
     if (starts_with(decoded, "//")) return "\"url\" parameter cannot be a protocol-relative URL (//)";
     if (decoded[0] != '/') return "\"url\" parameter is not allowed (only local paths)";
     if (is_endpoint(decoded)) return "\"url\" parameter cannot be recursive";
@@ -304,7 +305,8 @@ void image_safe_filename(const char *path, enum image_format f, char *out, size_
     size_t o = 0;
     for (size_t i = 0; i < n && o < room && o < 100; i++) {
         unsigned char c = (unsigned char)name[i];
-        out[o++] = (isalnum(c) || c == '.' || c == '-' || c == '_') ? (char)c : '_';
+        bool keep = isalnum(c) || c == '-' || c == '_' || (c == '.' && o > 0); /* no hidden names */
+        out[o++] = keep ? (char)c : '_';
     }
     if (o == 0 && room > 5) { memcpy(out, "image", 5); o = 5; }
     if (size > 0) {
