@@ -29,6 +29,7 @@
 #define SIBLING_RECHECK_US 1000000 /* a new `precompress` run is noticed within a second */
 #define VARIANT_WAIT_S 10          /* bounded wait for another thread's compression */
 #define STREAM_CHUNK (64 * 1024)
+#define INLINE_BODY_MAX (32 * 1024)   /* larger cached bodies are written without a copy */
 #define PRIVATE_ENTRY_MAX (64LL * 1024 * 1024) /* production JS/CSS above cache_file_max */
 
 struct static_files {
@@ -525,7 +526,19 @@ static int send_unsatisfiable(struct http_exchange *ex, int64_t size, bool vary)
     return 416;
 }
 
-/* One write: the status line and Date from reply_start, the prepared block, the body. */
+/* Small bodies ride in the same write as the head (measured: twice the rate of two writes);
+ * large ones go straight from the cache, since copying 100 KiB costs more than one send(). */
+static int send_body(struct http_exchange *ex, struct http_reply *r, const char *body, size_t len)
+{
+    if (len <= INLINE_BODY_MAX || ex->head) {
+        strbuf_reserve(&r->head, len + 64);
+        return reply_send(ex, r, body, len);
+    }
+    if (reply_send_head(ex, r, (int64_t)len) < 0) return -1;
+    return http_write(ex, body, len);
+}
+
+/* The status line and Date from reply_start, the prepared block, the body. */
 static int send_entry(struct http_exchange *ex, const struct fc_entry *e, enum encoding enc)
 {
     const struct fc_rep *rep = &e->rep[enc];
@@ -546,12 +559,12 @@ static int send_entry(struct http_exchange *ex, const struct fc_entry *e, enum e
         strbuf_append(&r.head, rep->headers, rep->headers_len);
         reply_headerf(&r, "Content-Range", "bytes %lld-%lld/%zu", (long long)out.start,
                       (long long)(out.start + out.length - 1), rep->len);
-        reply_send(ex, &r, rep->body + out.start, (size_t)out.length);
+        send_body(ex, &r, rep->body + out.start, (size_t)out.length);
         return 206;
     default:
         reply_start(&r, ex, 200);
         strbuf_append(&r.head, rep->headers, rep->headers_len);
-        reply_send(ex, &r, rep->body, rep->len);
+        send_body(ex, &r, rep->body, rep->len);
         return 200;
     }
 }

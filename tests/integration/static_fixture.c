@@ -45,6 +45,8 @@ int static_site_create(struct static_site *s)
     if (!big) return -1;
     for (size_t i = 0; i < big_len; i++) big[i] = (char)('a' + (i * 7 + i / 1000) % 26);
     int rc = site_write(s, "big.txt", big, big_len);
+    /* Cached, but over the size that is copied into the header's write. */
+    if (rc == 0) rc = site_write(s, "medium.txt", big + 1000, 100 * 1024);
     free(big);
     return rc;
 }

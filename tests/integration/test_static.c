@@ -329,3 +329,30 @@ Test(static, an_edited_file_is_served_fresh)
     cr_expect_str_neq(hdr(&r, "ETag"), etag);
     http_result_free(&r);
 }
+
+Test(static, medium_cached_file_is_sent_whole)
+{
+    size_t len;
+    char *want = site_read(&site, "medium.txt", &len);
+    for (int round = 0; round < 2; round++) { /* a miss, then a hit */
+        struct http_result r;
+        cr_assert_eq(get("/medium.txt", NULL, &r), 200);
+        cr_assert_eq(r.body_len, len);
+        cr_expect_eq(memcmp(r.body, want, len), 0);
+        http_result_free(&r);
+    }
+    struct http_result r;
+    const char *range[] = {"Range: bytes=1000-60999", NULL};
+    cr_assert_eq(get("/medium.txt", range, &r), 206);
+    cr_assert_eq(r.body_len, 60000);
+    cr_expect_eq(memcmp(r.body, want + 1000, 60000), 0);
+    http_result_free(&r);
+    char url[512];
+    cr_assert_eq(http_do("HEAD", site_url(&site, "/medium.txt", url, sizeof url), NULL, NULL, 0, &r), 0);
+    char cl[32];
+    snprintf(cl, sizeof cl, "%zu", len);
+    cr_expect_str_eq(hdr(&r, "Content-Length"), cl);
+    cr_expect_eq(r.body_len, 0);
+    http_result_free(&r);
+    free(want);
+}
