@@ -159,6 +159,71 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
     assert.equal(unsized, 0);
   });
 
+  test('rename, archive and delete a conversation from its header', async () => {
+    await page.click('.convs a:has-text("Made by the browser test")');
+    await page.click('.thread-head button:has-text("Rename")');
+    await page.fill('#rename', 'Renamed by the browser test');
+    await page.press('#rename', 'Enter');
+    await page.locator('.thread-head h2:has-text("Renamed by the browser test")').waitFor();
+    await page.locator('.convs .title:has-text("Renamed by the browser test")').waitFor();
+
+    await page.click('.thread-head button:has-text("Archive")');
+    await page.locator('.thread-head button:has-text("Unarchive")').waitFor();
+    await page.waitForFunction(() => ![...document.querySelectorAll('.convs .title')].some((t) => t.textContent.startsWith('Renamed')));
+    await page.click('.tabs button:has-text("Archived")');
+    await page.locator('.convs .title:has-text("Renamed by the browser test")').waitFor();
+
+    await page.click('.thread-head button:has-text("Delete")');
+    await page.click('dialog button[value=delete]');
+    await page.waitForFunction(() => location.hash === '#/');
+    await page.waitForFunction(() => ![...document.querySelectorAll('.convs .title')].some((t) => t.textContent.startsWith('Renamed')));
+    const gone = await page.request.get(world.base + '/api/conversations?archived=true');
+    assert.ok(!(await gone.json()).items.some((c) => c.title.startsWith('Renamed')));
+    await page.click('.tabs button:has-text("Active")');
+    await page.locator('.convs li').first().waitFor();
+  });
+
+  test('"Load more" fetches the next page through the cursor', async () => {
+    // 20 per page in the app: 21 more conversations make at least two pages.
+    for (let i = 1; i <= 21; i++) {
+      const r = await page.request.post(world.base + '/api/conversations', {
+        data: { title: `Bulk ${String(i).padStart(2, '0')}` }, headers: { origin: world.base },
+      });
+      assert.equal(r.status(), 201);
+    }
+    await page.reload();
+    await page.locator('.convs li').nth(19).waitFor();
+    assert.equal(await page.locator('.convs li').count(), 20);
+    const next = page.waitForResponse((r) => /\/api\/conversations\?.*cursor=/.test(r.url()));
+    await page.click('button.more:has-text("Load more")');
+    assert.equal((await next).status(), 200);
+    await page.locator('.convs li').nth(20).waitFor();
+    const titles = await listTitles();
+    assert.equal(titles.length, 21 + EXPECTED.length);   // the browser's own one was deleted above
+    assert.equal(new Set(titles).size, titles.length, 'no conversation twice');
+    assert.equal(titles[0], 'Bulk 21');
+    assert.deepEqual(titles.slice(-EXPECTED.length), EXPECTED);
+  });
+
+  test('at 360 px the list and a conversation take turns, with no sideways scrolling', async () => {
+    const noOverflow = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    await page.setViewportSize({ width: 360, height: 740 });
+    try {
+      await page.goto(world.base + '/#/');
+      await page.locator('.convs li').first().waitFor();
+      assert.ok(await noOverflow(), 'list view fits');
+      await page.click(`.convs a:has-text("${EXPECTED[0]}")`);
+      await page.locator('#composer').waitFor({ state: 'visible' });
+      assert.ok(!(await page.locator('.sidebar').isVisible()), 'list hidden while reading');
+      assert.ok(await noOverflow(), 'conversation view fits');
+      await page.screenshot({ path: join(SOURCE, 'build', 'dashboard-360.png') });
+      await page.click('a.back');
+      await page.locator('.sidebar').waitFor({ state: 'visible' });
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
   test('a lost session returns to sign-in with a note', async () => {
     await page.context().clearCookies();
     await page.click(`.convs a:has-text("${EXPECTED[2]}")`);
