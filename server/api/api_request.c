@@ -96,8 +96,8 @@ json_t *api_read_json_object(struct http_exchange *ex, size_t max_body, const st
         char message[160];
         if (!f) {
             snprintf(message, sizeof message, "unknown field \"%.64s\"", key);
+            reply_json_error(ex, 400, "unknown_field", message, key); /* key lives in root */
             json_decref(root);
-            reply_json_error(ex, 400, "unknown_field", message, key);
             return NULL;
         }
         if (!field_fits(f, value)) {

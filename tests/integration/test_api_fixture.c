@@ -114,8 +114,10 @@ void api_fixture_start(struct api_fixture *f, bool via_bouncer, const char *extr
 
 void api_fixture_stop(struct api_fixture *f)
 {
-    if (f->srv.pid > 0)
-        test_server_stop(&f->srv);
+    if (f->srv.pid > 0) {
+        int code = test_server_stop(&f->srv);
+        cr_expect_eq(code, 0, "tessera exited with %d (a sanitizer report or a crash)", code);
+    }
     if (f->pg)
         PQfinish(f->pg);
     f->pg = NULL;

@@ -116,7 +116,13 @@ static int upstream_start(bool serve)
 }
 
 static struct test_server server;
-static void stop_server(void) { test_server_stop(&server); }
+static void stop_server(void)
+{
+    if (server.pid > 0) {
+        int code = test_server_stop(&server);
+        cr_expect_eq(code, 0, "tessera exited with %d (a sanitizer report or a crash)", code);
+    }
+}
 
 static void start_with_upstream(int port)
 {
@@ -212,7 +218,7 @@ Test(api_proxy, upstream_down_is_502_and_garbage_is_502, .fini = stop_server)
     cr_expect(strstr(r.body, "\"upstream_unavailable\""), "%s", r.body);
     expect_header(&r, "Cache-Control", "no-store");
     http_result_free(&r);
-    test_server_stop(&server);
+    stop_server();
     start_with_upstream(upstream_start(true));
     request("GET", "/api/garbage", NULL, NULL, &r);
     cr_expect_eq(r.status, 502);

@@ -1,0 +1,81 @@
+/* api_request and proxy pure helpers: preference keys, query parameters, upstream URLs,
+ * hop-by-hop headers, status lines. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "tessera/api_request.h"
+#include "tessera/proxy.h"
+
+Test(api_request, preference_keys)
+{
+    const char *good[] = {"theme", "a", "ui.sidebar-width_2", "x0", "a.b.c"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        cr_expect(api_key_valid(good[i]), "%s", good[i]);
+    char longest[65];
+    memset(longest, 'k', 64);
+    longest[64] = '\0';
+    cr_expect(api_key_valid(longest), "64 characters are allowed");
+    char too_long[66];
+    memset(too_long, 'k', 65);
+    too_long[65] = '\0';
+    cr_expect_not(api_key_valid(too_long));
+    const char *bad[] = {"", "Theme", "1theme", "_x", ".x", "-x", "a b", "a/b", "caf\xc3\xa9", "a\n", "a%20"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_not(api_key_valid(bad[i]), "%s", bad[i]);
+    cr_expect_not(api_key_valid(NULL));
+}
+
+Test(api_request, query_lookup)
+{
+    char out[32];
+    cr_expect_eq(api_query_lookup("limit=5&cursor=abc", "cursor", out, sizeof out), 1);
+    cr_expect_str_eq(out, "abc");
+    cr_expect_eq(api_query_lookup("xlimit=5", "limit", out, sizeof out), 0);
+    cr_expect_eq(api_query_lookup(NULL, "limit", out, sizeof out), 0);
+    cr_expect_eq(api_query_lookup("limit", "limit", out, sizeof out), 1);
+    cr_expect_str_eq(out, "");
+    cr_expect_eq(api_query_lookup("limit=%zz", "limit", out, sizeof out), -1);
+    cr_expect_eq(api_query_lookup("limit=%00", "limit", out, sizeof out), -1);
+    cr_expect_eq(api_query_lookup("limit=123456789", "limit", out, 4), -1);
+    cr_expect_eq(api_query_lookup("a=1&archived=tr%75e", "archived", out, sizeof out), 1);
+    cr_expect_str_eq(out, "true");
+    cr_expect(api_query_param("a=1", "a", out, sizeof out));
+}
+
+Test(api_proxy_parse, upstream_urls)
+{
+    char host[64], port[8];
+    cr_assert(proxy_parse_upstream("http://127.0.0.1:8081", host, sizeof host, port, sizeof port));
+    cr_expect_str_eq(host, "127.0.0.1");
+    cr_expect_str_eq(port, "8081");
+    cr_assert(proxy_parse_upstream("http://[::1]:9", host, sizeof host, port, sizeof port));
+    cr_expect_str_eq(host, "::1");
+    cr_assert(proxy_parse_upstream("http://backend.internal:80", host, sizeof host, port, sizeof port));
+    const char *bad[] = {"https://a:1", "http://a", "http://:80", "http://a:", "http://a:0", "http://a:65536",
+                         "http://a:8x", "http://[::1]9", "ftp://a:1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_not(proxy_parse_upstream(bad[i], host, sizeof host, port, sizeof port), "%s", bad[i]);
+}
+
+Test(api_proxy_parse, hop_by_hop_headers)
+{
+    cr_expect(proxy_header_is_hop_by_hop("connection", NULL));
+    cr_expect(proxy_header_is_hop_by_hop("Transfer-Encoding", NULL));
+    cr_expect(proxy_header_is_hop_by_hop("Keep-Alive", NULL));
+    cr_expect(proxy_header_is_hop_by_hop("Upgrade", NULL));
+    cr_expect_not(proxy_header_is_hop_by_hop("Content-Type", NULL));
+    cr_expect(proxy_header_is_hop_by_hop("X-Drop", "keep-alive, x-drop"));
+    cr_expect_not(proxy_header_is_hop_by_hop("X-Dropped", "x-drop"));
+}
+
+Test(api_proxy_parse, status_lines)
+{
+    cr_expect_eq(proxy_parse_status_line("HTTP/1.1 200 OK\r\n", 17), 200);
+    cr_expect_eq(proxy_parse_status_line("HTTP/1.0 404\r\n", 14), 404);
+    cr_expect_eq(proxy_parse_status_line("HTTP/1.1 100 Continue\r\n", 23), 100);
+    cr_expect_eq(proxy_parse_status_line("HTTP/2 200 OK\r\n", 15), -1);
+    cr_expect_eq(proxy_parse_status_line("HTTP/1.1 20x OK\r\n", 17), -1);
+    cr_expect_eq(proxy_parse_status_line("HTTP/1.1 2000 OK\r\n", 18), -1);
+    cr_expect_eq(proxy_parse_status_line("SPDY/9 nonsense\r\n", 17), -1);
+    cr_expect_eq(proxy_parse_status_line("HTTP/1.1 099 x\r\n", 16), -1);
+}
