@@ -97,7 +97,7 @@ static void site_start(struct site *s, const char *extra_images_ini)
 
 static void site_finish(struct site *s)
 {
-    test_server_stop(&s->ts);
+    cr_assert_eq(test_server_stop(&s->ts), 0, "clean exit (and, under ASan, no leaks)");
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
     cr_assert_eq(system(cmd), 0);
@@ -546,7 +546,7 @@ Test(images, a_10000px_source_is_shrunk_on_load_and_limits_apply)
     cr_assert_eq(px.h, 640);
     pixels_free(&px);
     http_result_free(&r);
-    test_server_stop(&s.ts);
+    cr_assert_eq(test_server_stop(&s.ts), 0);
     site_start(&s, NULL); /* the default limit: 50 MP; a width not cached yet */
     get_image(&s, "url=/huge.jpg&w=1080&q=75", "image/webp", &r);
     cr_assert_eq(r.status, 422, "100 MP over a 50 MP limit: %s", r.body);
@@ -584,7 +584,7 @@ Test(images, a_truncated_cache_entry_is_regenerated_never_served)
     cr_assert_str_eq(header(&r, "X-Cache"), "MISS");
     size_t good_len = r.body_len;
     http_result_free(&r);
-    test_server_stop(&s.ts); /* a new process: nothing in its memory tier */
+    cr_assert_eq(test_server_stop(&s.ts), 0); /* a new process: nothing in its memory tier */
     char entry[600];
     cr_assert_eq(count_entries(s.cache, entry, sizeof entry), 1);
     struct stat st;
