@@ -22,21 +22,23 @@
 #define MICROS(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
 /* The row comparison matches the (user_id, archived, updated_at DESC, id DESC) index, so a
- * page is an ordered index range scan whatever its depth. LIMIT n+1 tells if more follow. */
+ * page is an ordered index range scan whatever its depth, with no Sort node. LIMIT n+1 tells
+ * whether more follow; row_number() over the already ordered rows numbers them without
+ * sorting again, and row n is where the next page starts. */
 static const struct db_statement CONV_LIST = {
     "api_conv_list",
     SESSION_CTE
-    ", page AS (SELECT c.id, c.title, c.archived, c.created_at, c.updated_at FROM conversations c"
+    ", page AS (SELECT c.*, row_number() OVER () AS n FROM ("
+    "   SELECT c.id, c.title, c.archived, c.created_at, c.updated_at FROM conversations c"
     "   WHERE c.user_id = (SELECT user_id FROM s) AND c.archived = $2::boolean"
     "     AND (c.updated_at, c.id) < (" CURSOR_TS("infinity") ","
     "                                 coalesce($4::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))"
-    "   ORDER BY c.updated_at DESC, c.id DESC LIMIT $5::int + 1)"
-    ", items AS (SELECT * FROM page ORDER BY updated_at DESC, id DESC LIMIT $5::int)"
-    ", last AS (SELECT updated_at, id FROM items ORDER BY updated_at, id LIMIT 1)"
+    "   ORDER BY c.updated_at DESC, c.id DESC LIMIT $5::int + 1) c)"
     " SELECT CASE WHEN EXISTS (SELECT 1 FROM s) THEN 200 ELSE 401 END,"
-    " (SELECT coalesce(json_agg(" CONVERSATION_JSON " ORDER BY c.updated_at DESC, c.id DESC), '[]')::text FROM items c),"
+    " (SELECT coalesce(json_agg(" CONVERSATION_JSON " ORDER BY c.n) FILTER (WHERE c.n <= $5::int), '[]')::text"
+    "  FROM page c),"
     " (SELECT count(*) FROM page) > $5::int,"
-    " (SELECT " MICROS("updated_at") " FROM last), (SELECT id::text FROM last)",
+    " (SELECT " MICROS("updated_at") " FROM page WHERE n = $5::int), (SELECT id::text FROM page WHERE n = $5::int)",
     5,
 };
 
@@ -81,23 +83,24 @@ static const struct db_statement CONV_DELETE = {
     2,
 };
 
-/* Uses messages(conversation_id, created_at, id) as an ordered range scan. */
+/* Uses messages(conversation_id, created_at, id) as an ordered range scan; numbered like
+ * CONV_LIST. */
 static const struct db_statement MSG_LIST = {
     "api_msg_list",
     SESSION_CTE
     ", mine AS (SELECT c.id FROM conversations c, s WHERE c.id = $2::uuid AND c.user_id = s.user_id)"
-    ", page AS (SELECT m.id, m.conversation_id, m.role, m.content, m.created_at FROM messages m"
+    ", page AS (SELECT m.*, row_number() OVER () AS n FROM ("
+    "   SELECT m.id, m.conversation_id, m.role, m.content, m.created_at FROM messages m"
     "   WHERE m.conversation_id = (SELECT id FROM mine)"
     "     AND (m.created_at, m.id) > (" CURSOR_TS("-infinity") ","
     "                                 coalesce($4::uuid, '00000000-0000-0000-0000-000000000000'))"
-    "   ORDER BY m.created_at, m.id LIMIT $5::int + 1)"
-    ", items AS (SELECT * FROM page ORDER BY created_at, id LIMIT $5::int)"
-    ", last AS (SELECT created_at, id FROM items ORDER BY created_at DESC, id DESC LIMIT 1)"
+    "   ORDER BY m.created_at, m.id LIMIT $5::int + 1) m)"
     " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN 401"
     "             WHEN NOT EXISTS (SELECT 1 FROM mine) THEN 404 ELSE 200 END,"
-    " (SELECT coalesce(json_agg(" MESSAGE_JSON " ORDER BY m.created_at, m.id), '[]')::text FROM items m),"
+    " (SELECT coalesce(json_agg(" MESSAGE_JSON " ORDER BY m.n) FILTER (WHERE m.n <= $5::int), '[]')::text"
+    "  FROM page m),"
     " (SELECT count(*) FROM page) > $5::int,"
-    " (SELECT " MICROS("created_at") " FROM last), (SELECT id::text FROM last)",
+    " (SELECT " MICROS("created_at") " FROM page WHERE n = $5::int), (SELECT id::text FROM page WHERE n = $5::int)",
     5,
 };
 
