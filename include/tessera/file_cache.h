@@ -55,6 +55,7 @@ struct fc_entry {
     pthread_mutex_t lock;          /* guards the FC_PENDING -> FC_BUSY -> FC_READY walk */
     pthread_cond_t done;
     atomic_int_fast64_t siblings_checked_us;
+    bool watch_siblings;           /* siblings were considered: recheck them */
 
     /* owned by the cache */
     atomic_int refs;
@@ -76,10 +77,12 @@ struct fc_entry *fc_entry_new(const char *key);
 
 /* The entry for key with a reference taken, or NULL. */
 struct fc_entry *file_cache_get(struct file_cache *fc, const char *key);
-/* Publishes e (with its file bytes counted), replacing an entry of the same key and
- * evicting others to stay within budget. An entry larger than the budget stays private.
- * The caller keeps its reference either way. */
-void file_cache_put(struct file_cache *fc, struct fc_entry *e);
+/* Publishes e (with its file bytes counted), replacing an older entry of the same key and
+ * evicting others to stay within budget. Returns the entry the caller should use, holding
+ * the caller's reference: e itself, or the entry with the same key and stamp that another
+ * thread published first (e is then released, so concurrent misses share one entry and
+ * compress once). *cached is false when e was too large for the budget and stays private. */
+struct fc_entry *file_cache_put(struct file_cache *fc, struct fc_entry *e, bool *cached);
 /* Drops e from the table if it is still there (stale). */
 void file_cache_remove(struct file_cache *fc, struct fc_entry *e);
 /* Drops a reference; the last one frees the entry. */

@@ -140,13 +140,26 @@ static void evict_locked(struct file_cache *fc, const struct fc_entry *keep)
     }
 }
 
-void file_cache_put(struct file_cache *fc, struct fc_entry *e)
+static bool same_stamp(const struct fc_stamp *a, const struct fc_stamp *b)
 {
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
+}
+
+struct fc_entry *file_cache_put(struct file_cache *fc, struct fc_entry *e, bool *cached)
+{
+    *cached = false;
     if (e->file_bytes > fc->file_budget || e->compressed_bytes > fc->compressed_budget)
-        return;
+        return e;
+    *cached = true;
     pthread_mutex_lock(&fc->lock);
     struct fc_entry *old = fc->buckets[e->hash % FC_BUCKETS];
     while (old && !(old->hash == e->hash && strcmp(old->key, e->key) == 0)) old = old->chain;
+    if (old && same_stamp(&old->stamp, &e->stamp)) {
+        atomic_fetch_add(&old->refs, 1);
+        pthread_mutex_unlock(&fc->lock);
+        unref(e);
+        return old;
+    }
     if (old) {
         unlink_locked(fc, old);
         unref(old);
@@ -163,6 +176,7 @@ void file_cache_put(struct file_cache *fc, struct fc_entry *e)
     fc->compressed_bytes += e->compressed_bytes;
     evict_locked(fc, e);
     pthread_mutex_unlock(&fc->lock);
+    return e;
 }
 
 void file_cache_remove(struct file_cache *fc, struct fc_entry *e)

@@ -348,6 +348,7 @@ static void plan_variants(struct static_files *sf, struct fc_entry *e, const str
 {
     const struct config *cfg = sf->cfg;
     bool worth = e->vary && e->rep[ENCODING_IDENTITY].len >= (size_t)cfg->compression.min_length;
+    e->watch_siblings = worth && cfg->compression.precompressed;
     for (enum encoding enc = ENCODING_GZIP; enc <= ENCODING_BR; enc++) {
         int state = FC_ABSENT;
         e->sibling[enc] = no_file;
@@ -389,7 +390,7 @@ static struct fc_entry *entry_build(struct static_files *sf, const struct target
 /* True when the siblings seen at build time still look the same (checked once a second). */
 static bool siblings_unchanged(struct static_files *sf, struct fc_entry *e, const struct target *t)
 {
-    if (!e->vary || !sf->cfg->compression.precompressed) return true;
+    if (!e->watch_siblings) return true;
     int64_t now = clock_monotonic_us();
     int_fast64_t last = atomic_load(&e->siblings_checked_us);
     if (now - last < SIBLING_RECHECK_US || !atomic_compare_exchange_strong(&e->siblings_checked_us, &last, now))
@@ -403,6 +404,14 @@ static bool siblings_unchanged(struct static_files *sf, struct fc_entry *e, cons
         if (!stamp_equal(&now_seen, &e->sibling[enc])) return false;
     }
     return true;
+}
+
+/* An entry the cache would not take lives for one request: compressing it on the fly would
+ * repeat the work on every request, so it offers only what siblings gave it. */
+static void entry_keep_private(struct fc_entry *e)
+{
+    for (enum encoding enc = ENCODING_GZIP; enc <= ENCODING_BR; enc++)
+        if (atomic_load(&e->state[enc]) == FC_PENDING) atomic_store(&e->state[enc], FC_ABSENT);
 }
 
 /* The cached entry for t, rebuilt when the file (or a sibling) changed. NULL when the file
@@ -425,16 +434,17 @@ static struct fc_entry *entry_for(struct static_files *sf, const struct target *
     if (*outside) return NULL;
     if (t->st.st_size <= sf->cfg->static_files.cache_file_max) {
         e = entry_build(sf, t, sf->cfg->static_files.cache_file_max);
-        if (e) file_cache_put(sf->cache, e);
+        if (!e) return NULL;
+        bool cached;
+        e = file_cache_put(sf->cache, e, &cached);
+        if (!cached) entry_keep_private(e);
         return e;
     }
-    /* A large JS/CSS file in production: its trailer can only be found in memory. The entry
-     * stays private to this request, so nothing is compressed for it on the fly. */
+    /* A large JS/CSS file in production: its trailer can only be found in memory. */
     if (!strips_trailer(sf, mime_type_for(target_rel(t))) || t->st.st_size > PRIVATE_ENTRY_MAX)
         return NULL;
     e = entry_build(sf, t, PRIVATE_ENTRY_MAX);
-    for (enum encoding enc = ENCODING_GZIP; e && enc <= ENCODING_BR; enc++)
-        if (atomic_load(&e->state[enc]) == FC_PENDING) atomic_store(&e->state[enc], FC_ABSENT);
+    if (e) entry_keep_private(e);
     return e;
 }
 
