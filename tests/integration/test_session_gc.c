@@ -94,9 +94,16 @@ Test(session_gc, startup_answers_at_once_while_500k_expired_sessions_go, .timeou
     fprintf(stderr, "session_gc: /healthz %.1f ms, /api/me %.1f ms after the port opened; %lld expired left\n",
             t_health, t_me, expired_left);
     /* The functional requirement: both answer within 50 ms of the port opening while the GC
-     * is still at work (it has not finished: expired rows remain). */
-    cr_assert_lt(t_health, 50.0, "/healthz took %.1f ms", t_health);
-    cr_assert_lt(t_me, 50.0, "/api/me took %.1f ms", t_me);
+     * is still at work (it has not finished: expired rows remain). /api/me includes opening
+     * the first pool connection. Sanitizer builds run several times slower, so they get four
+     * times the bound; a GC that blocked start-up would take seconds either way. */
+#if defined(__SANITIZE_ADDRESS__)
+    const double bound_ms = 200.0;
+#else
+    const double bound_ms = 50.0;
+#endif
+    cr_assert_lt(t_health, bound_ms, "/healthz took %.1f ms", t_health);
+    cr_assert_lt(t_me, bound_ms, "/api/me took %.1f ms", t_me);
     cr_assert_gt(expired_left, 0, "the GC should still be running during the check");
 
     long long deleted = 0;
