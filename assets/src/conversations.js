@@ -46,24 +46,31 @@ export function createList({ firstPage }) {
     }
   }
 
+  // A reset (tab switch) supersedes any load in flight; "Load more" runs one at a time.
+  let seq = 0;
   async function load(reset, pagePromise) {
-    if (state.loading) return;
+    if (!reset && state.loading) return;
+    const mine = ++seq;
     state.loading = true;
     clearNotice(box);
     more.disabled = true;
     if (reset) { state.items = []; state.next = null; render(); }
+    const cursor = reset ? null : state.next;
     try {
       const page = await (pagePromise ||
-        api('GET', '/api/conversations' + qs({ archived: String(state.archived), limit: PAGE, cursor: reset ? null : state.next })));
+        api('GET', '/api/conversations' + qs({ archived: String(state.archived), limit: PAGE, cursor })));
+      if (mine !== seq) return;
       const seen = new Set(state.items.map((c) => c.id));
       state.items.push(...page.items.filter((c) => !seen.has(c.id)));
       state.next = page.next || null;
     } catch (err) {
-      showError(box, err, () => load(reset));
+      if (mine === seq) showError(box, err, () => load(reset));
     } finally {
-      state.loading = false;
-      more.disabled = false;
-      render();
+      if (mine === seq) {
+        state.loading = false;
+        more.disabled = false;
+        render();
+      }
     }
   }
 
