@@ -288,15 +288,23 @@ static void append_common_headers(struct strbuf *h, const struct fc_entry *e, co
     if (e->vary) strbuf_puts(h, "Vary: Accept-Encoding\r\n");
 }
 
+/* Strong and distinct per representation: mtime and identity length (stripped in
+ * production, so the tag changes with the bytes), plus the coded length and a coding suffix. */
+static void format_etag(char *out, size_t size, int64_t mtime_ns, size_t identity_len, enum encoding enc,
+                        size_t len)
+{
+    if (enc == ENCODING_IDENTITY)
+        snprintf(out, size, "\"%llx-%zx\"", (unsigned long long)mtime_ns, identity_len);
+    else
+        snprintf(out, size, "\"%llx-%zx-%zx-%s\"", (unsigned long long)mtime_ns, identity_len, len,
+                 enc == ENCODING_BR ? "br" : "gz");
+}
+
 /* The header blocks of one representation, prepared once per entry. */
 static bool rep_prepare(struct fc_entry *e, enum encoding enc, const char *cache_control)
 {
     struct fc_rep *rep = &e->rep[enc];
-    if (enc == ENCODING_IDENTITY)
-        snprintf(rep->etag, sizeof rep->etag, "\"%llx-%zx\"", (unsigned long long)e->stamp.mtime_ns, rep->len);
-    else
-        snprintf(rep->etag, sizeof rep->etag, "\"%llx-%zx-%zx-%s\"", (unsigned long long)e->stamp.mtime_ns,
-                 e->rep[ENCODING_IDENTITY].len, rep->len, enc == ENCODING_BR ? "br" : "gz");
+    format_etag(rep->etag, sizeof rep->etag, e->stamp.mtime_ns, e->rep[ENCODING_IDENTITY].len, enc, rep->len);
     struct strbuf h, h304;
     strbuf_init(&h);
     strbuf_init(&h304);
@@ -618,12 +626,39 @@ static enum encoding stream_encoding(struct static_files *sf, struct http_exchan
     return negotiate_encoding(http_header(ex, "Accept-Encoding"), available, sf->order, sf->n_order);
 }
 
+/* Head (and body) of a streamed representation; e and rep carry what the prepared blocks
+ * of a cached entry would. */
+static int stream_reply(struct static_files *sf, struct http_exchange *ex, const struct fc_entry *e,
+                        const struct fc_rep *rep, enum encoding enc, int fd)
+{
+    struct cond_entity ent = {rep->etag, e->mtime_s, (int64_t)rep->len, enc == ENCODING_IDENTITY};
+    struct cond_request req = cond_request_of(ex);
+    struct cond_outcome out = cond_evaluate(&req, &ent);
+    if (out.status == 416) return send_unsatisfiable(ex, (int64_t)rep->len, e->vary);
+    char cc[64];
+    cache_control_for(sf, e->key, cc, sizeof cc);
+    struct http_reply r;
+    reply_start(&r, ex, out.status);
+    struct strbuf *h = &r.head;
+    bool full = out.status != 304;
+    if (full) strbuf_printf(h, "Content-Type: %s\r\n", e->content_type);
+    append_common_headers(h, e, rep, cc);
+    if (full && enc == ENCODING_IDENTITY) strbuf_puts(h, "Accept-Ranges: bytes\r\n");
+    if (full && enc != ENCODING_IDENTITY) strbuf_printf(h, "Content-Encoding: %s\r\n", encoding_name(enc));
+    if (out.status == 206)
+        strbuf_printf(h, "Content-Range: bytes %lld-%lld/%zu\r\n", (long long)out.start,
+                      (long long)(out.start + out.length - 1), rep->len);
+    if (reply_send_head(ex, &r, full ? out.length : -1) == 0 && full && !ex->head)
+        stream_body(ex, fd, out.start, out.length);
+    return out.status;
+}
+
 /* Files over static.cache_file_max: headers built per request, body read in chunks. */
 static int send_stream(struct static_files *sf, struct http_exchange *ex, const struct target *t)
 {
     atomic_fetch_add_explicit(&sf->streamed, 1, memory_order_relaxed);
-    const char *rel = target_rel(t);
-    struct fc_entry e = {.content_type = mime_type_for(rel), .mtime_s = (int64_t)t->st.st_mtim.tv_sec};
+    struct fc_entry e = {.key = (char *)target_rel(t), .mtime_s = (int64_t)t->st.st_mtim.tv_sec};
+    e.content_type = mime_type_for(e.key);
     e.vary = is_compressible(sf, e.content_type);
     enum encoding enc = stream_encoding(sf, ex, t, e.vary);
     if (enc == ENCODING_NONE) return send_page(ex, 406, "Not Acceptable", NULL, e.vary);
@@ -636,35 +671,8 @@ static int send_stream(struct static_files *sf, struct http_exchange *ex, const 
         return send_not_found(ex);
     }
     struct fc_rep rep = {.len = (size_t)st.st_size};
-    e.stamp = stamp_of(&t->st);
-    e.rep[ENCODING_IDENTITY].len = (size_t)t->st.st_size;
-    if (enc == ENCODING_IDENTITY)
-        snprintf(rep.etag, sizeof rep.etag, "\"%llx-%zx\"", (unsigned long long)e.stamp.mtime_ns, rep.len);
-    else
-        snprintf(rep.etag, sizeof rep.etag, "\"%llx-%llx-%zx-%s\"", (unsigned long long)e.stamp.mtime_ns,
-                 (unsigned long long)t->st.st_size, rep.len, enc == ENCODING_BR ? "br" : "gz");
-    struct cond_entity ent = {rep.etag, e.mtime_s, (int64_t)rep.len, enc == ENCODING_IDENTITY};
-    struct cond_request req = cond_request_of(ex);
-    struct cond_outcome out = cond_evaluate(&req, &ent);
-    char cc[64];
-    cache_control_for(sf, rel, cc, sizeof cc);
-    int status = out.status;
-    if (status == 416) {
-        send_unsatisfiable(ex, (int64_t)rep.len, e.vary);
-    } else {
-        struct http_reply r;
-        reply_start(&r, ex, status);
-        if (status != 304) reply_headerf(&r, "Content-Type", "%s", e.content_type);
-        struct strbuf *h = &r.head;
-        append_common_headers(h, &e, &rep, cc);
-        if (status != 304 && enc == ENCODING_IDENTITY) strbuf_puts(h, "Accept-Ranges: bytes\r\n");
-        if (status != 304 && enc != ENCODING_IDENTITY) strbuf_printf(h, "Content-Encoding: %s\r\n", encoding_name(enc));
-        if (status == 206)
-            strbuf_printf(h, "Content-Range: bytes %lld-%lld/%zu\r\n", (long long)out.start,
-                          (long long)(out.start + out.length - 1), rep.len);
-        if (reply_send_head(ex, &r, status == 304 ? -1 : out.length) == 0 && status != 304 && !ex->head)
-            stream_body(ex, fd, out.start, out.length);
-    }
+    format_etag(rep.etag, sizeof rep.etag, mtime_ns(&t->st), (size_t)t->st.st_size, enc, rep.len);
+    int status = stream_reply(sf, ex, &e, &rep, enc, fd);
     close(fd);
     return status;
 }
