@@ -49,9 +49,14 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
     if (world) await world.stop();
   });
 
-  test('a wrong password shows the error in words and stays on sign-in', async () => {
+  test('a wrong password shows the error in words and stays on sign-in (keyboard only)', async () => {
     await page.goto(world.base + '/');
-    await signIn('not the password');
+    // Focus starts in the email field; Tab reaches the password; Enter submits.
+    await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'email');
+    await page.keyboard.type(USER.email);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('not the password');
+    await page.keyboard.press('Enter');
     const err = page.locator('form.signin .error');
     await err.waitFor();
     assert.match(await err.textContent(), /incorrect|invalid|wrong/i);
