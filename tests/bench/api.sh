@@ -1,0 +1,124 @@
+#!/bin/sh
+# api.sh — `make bench-api`: wrk against tessera's /api on a private PostgreSQL (a benchmark,
+# not a test). One user holds 10,000 conversations; one conversation holds 5,000 messages.
+#   GET /api/conversations (first page, 200 items) at 32 and at 8 connections
+#   GET /api/conversations/{id}/messages (first page, 500 items) at 32 connections
+#   PUT /api/preferences/theme over 200 users: tessera's one statement against the old
+#     two-statement way (tests/bench/api/put_two_statements.c: same HTTP stack and pool,
+#     SELECT then UPDATE/INSERT), 32 connections each, and their ratio.
+# The cluster runs with fsync/synchronous_commit off (PG_FAST=1) so that the PUT ratio shows
+# round trips, not the disk. Env: BUILD (build), DURATION (10s), THREADS (2).
+set -eu
+BUILD=${BUILD:-build}
+DURATION=${DURATION:-10s}
+THREADS=${THREADS:-2}
+top=$(pwd)
+bin="$top/$BUILD/tessera"
+command -v wrk >/dev/null 2>&1 || { echo "api.sh: wrk is not installed (make deps)" >&2; exit 1; }
+[ -x "$bin" ] || { echo "api.sh: $bin missing (make all)" >&2; exit 1; }
+[ -f "$top/$BUILD/libtessera.a" ] || { echo "api.sh: $BUILD/libtessera.a missing (make all)" >&2; exit 1; }
+
+dir=$(mktemp -d /tmp/tessera-bench-api-XXXXXX)
+PGDIR="$dir/pg"
+export PGDIR
+pids=""
+cleanup() {
+  for p in $pids; do kill "$p" 2>/dev/null || true; done
+  sleep 0.5
+  sh "$top/scripts/pg.sh" destroy >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+url=$(PG_FAST=1 sh "$top/scripts/pg.sh" start)
+psql_() { sh "$top/scripts/pg.sh" psql -qAtX "$@"; }
+
+# -------------------------------------------------------------- the old-way server
+cc -O2 -std=c17 -D_GNU_SOURCE -I"$top/include" $(pkg-config --cflags libpq jansson) \
+  -o "$dir/put_two_statements" "$top/tests/bench/api/put_two_statements.c" "$top/$BUILD/libtessera.a" \
+  -lcivetweb $(pkg-config --libs zlib libbrotlienc libbrotlidec libwebp libwebpdemux libwebpmux libavif libpng libjpeg libpq inih jansson libargon2) \
+  -lexif -lpthread -lm
+
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+P_T=$(port); P_OLD=$(port)
+cat > "$dir/tessera.ini" <<INI
+[database]
+url = $url
+[log]
+access = off
+[static]
+root = $dir
+INI
+"$bin" serve --config "$dir/tessera.ini" --listen "127.0.0.1:$P_T" > "$dir/tessera.out" 2>&1 &
+pids="$pids $!"
+wait_port() {
+  i=0
+  until grep -q "listening on" "$1"; do
+    i=$((i + 1)); [ $i -lt 300 ] || { cat "$1" >&2; echo "api.sh: server did not start" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+wait_port "$dir/tessera.out" # migrations have run once it listens
+
+# -------------------------------------------------------------- data
+export DATABASE_URL="$url"
+echo "bench password" | "$bin" user add bench@example.test --name Bench >/dev/null
+TOKEN=$("$bin" session new bench@example.test)
+export TOKEN
+psql_ <<SQL
+INSERT INTO conversations (user_id, title, updated_at)
+  SELECT u.id, 'conversation ' || g, now() - g * interval '1 minute'
+  FROM users u, generate_series(1, 10000) g WHERE u.email = 'bench@example.test';
+INSERT INTO messages (conversation_id, role, content, created_at)
+  SELECT c.id, CASE WHEN g % 2 = 0 THEN 'user' ELSE 'assistant' END,
+         'message ' || g || ' ' || repeat('lorem ipsum ', 4), now() - (5000 - g) * interval '1 second'
+  FROM (SELECT id FROM conversations ORDER BY updated_at DESC LIMIT 1) c, generate_series(1, 5000) g;
+-- 200 more users for the PUT runs, each with a session (token_hash = SHA-256 of the token's
+-- 32 bytes, as auth.h specifies).
+INSERT INTO users (email, name) SELECT 'put' || g || '@example.test', 'put' FROM generate_series(1, 200) g;
+CREATE TEMP TABLE tok AS SELECT u.id, md5(random()::text) || md5(random()::text) AS token
+  FROM users u WHERE u.email LIKE 'put%';
+INSERT INTO sessions (token_hash, user_id, expires_at)
+  SELECT sha256(decode(token, 'hex')), id, now() + interval '1 day' FROM tok;
+\copy (SELECT token FROM tok) TO '$dir/tokens.txt'
+VACUUM ANALYZE;
+SQL
+TOKENS="$dir/tokens.txt"
+export TOKENS
+CID=$(psql_ -c "SELECT id FROM conversations ORDER BY updated_at DESC LIMIT 1")
+
+"$dir/put_two_statements" "$dir/tessera.ini" "$P_OLD" > "$dir/old.out" 2>&1 &
+pids="$pids $!"
+wait_port "$dir/old.out"
+
+export LUA_DIR="$top/tests/bench/api"
+# run NAME CONNECTIONS SCRIPT URL -> prints one row, leaves "req/s p99" in $last
+run() {
+  out=$(wrk -t"$THREADS" -c"$2" -d"$DURATION" -s "$LUA_DIR/$3" "$4" 2>&1) || { echo "$out" >&2; exit 1; }
+  line=$(echo "$out" | grep '^RESULT' | tail -1)
+  set -- "$1" "$2" $line
+  printf "%-44s %4s conns  %8s req/s  p50 %6s ms  p99 %6s ms  errors %s\n" "$1" "$2" "$4" "$5" "$6" "$7"
+  last="$4"
+}
+
+# Warm-up: the pool's connections and their prepared statements exist before measuring.
+wrk -t2 -c32 -d2s -s "$LUA_DIR/get.lua" "http://127.0.0.1:$P_T/api/conversations" >/dev/null 2>&1
+
+echo "== tessera /api ($(nproc) CPUs, wrk $DURATION, 10,000 conversations, 5,000 messages)"
+run "GET /api/conversations (200 items)" 32 get.lua "http://127.0.0.1:$P_T/api/conversations"
+run "GET /api/conversations (200 items)" 8 get.lua "http://127.0.0.1:$P_T/api/conversations"
+run "GET /api/conversations?limit=20" 32 get.lua "http://127.0.0.1:$P_T/api/conversations?limit=20"
+run "GET .../messages (500 items)" 32 get.lua "http://127.0.0.1:$P_T/api/conversations/$CID/messages"
+# The pair runs twice in A B B A order so that drift in the machine's load favours neither.
+wrk -t2 -c32 -d2s -s "$LUA_DIR/put.lua" "http://127.0.0.1:$P_T" >/dev/null 2>&1
+wrk -t2 -c32 -d2s -s "$LUA_DIR/put.lua" "http://127.0.0.1:$P_OLD" >/dev/null 2>&1
+run "PUT /api/preferences/theme (1 statement)" 32 put.lua "http://127.0.0.1:$P_T"
+one=$last
+run "PUT old way (SELECT, then UPDATE/INSERT)" 32 put.lua "http://127.0.0.1:$P_OLD"
+two=$last
+run "PUT old way (SELECT, then UPDATE/INSERT)" 32 put.lua "http://127.0.0.1:$P_OLD"
+two="$two + $last"
+run "PUT /api/preferences/theme (1 statement)" 32 put.lua "http://127.0.0.1:$P_T"
+one="$one + $last"
+echo "PUT one statement / two statements: $(python3 -c "print(f'{($one) / ($two):.2f}x')")"
+echo "statements sent by tessera: $(curl -s "http://127.0.0.1:$P_T/metrics" | grep '^tessera_db_pool_statements_total')"
