@@ -112,5 +112,5 @@ export function createList({ firstPage }) {
     more.hidden = !state.next;
   }
 
-  return { el, load, upsert, remove, setCurrent, find: (id) => state.items.find((c) => c.id === id), focusNew: () => focus(title) };
+  return { el, load, upsert, remove, setCurrent, refresh: render, find: (id) => state.items.find((c) => c.id === id), focusNew: () => focus(title) };
 }

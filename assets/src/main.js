@@ -20,6 +20,11 @@ setUnauthorizedHandler(() => {
   if (session) signOutLocally('Your session has ended. Please sign in again.');
 });
 window.addEventListener('hashchange', route);
+window.addEventListener('tessera:language', () => {
+  if (!session) return;
+  session.list.refresh();
+  route();
+});
 boot();
 
 async function boot() {

@@ -63,6 +63,8 @@ function set(key, value, box) {
   if (prefs[key] === value) return;
   prefs[key] = value;
   applyPrefs();
+  // Dates are formatted when rendered: the views redraw for a new language.
+  if (key === 'language') window.dispatchEvent(new Event('tessera:language'));
   save(key, value, box);
 }
 

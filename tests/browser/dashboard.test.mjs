@@ -132,6 +132,23 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
     assert.equal(prefs.theme, 'dark');
   });
 
+  test('language and density are saved and applied at once', async () => {
+    await page.click('button:has-text("Preferences")');
+    const saves = ['language', 'density'].map((k) =>
+      page.waitForResponse((r) => r.url().endsWith('/api/preferences/' + k) && r.request().method() === 'PUT'));
+    await page.selectOption('#pref-language', 'de');
+    await page.check('dialog input[name=density][value=compact]');
+    for (const s of saves) assert.equal((await s).status(), 200);
+    await page.click('dialog button:has-text("Done")');
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'de');
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.density), 'compact');
+    // Today's times in German have no AM/PM.
+    assert.doesNotMatch(await page.locator('.convs time').first().textContent(), /AM|PM/);
+    const prefs = await (await page.request.get(world.base + '/api/preferences')).json();
+    assert.equal(prefs.language, 'de');
+    assert.equal(prefs.density, 'compact');
+  });
+
   test('JS and CSS arrive brotli-compressed, without source maps', async () => {
     const assets = responses.filter((r) => /\/(app|theme)\.[0-9a-f]{10}\.(js|css)$/.test(r.url()) && r.status() === 200);
     assert.ok(assets.some((r) => r.url().endsWith('.js')) && assets.some((r) => r.url().endsWith('.css')), 'JS and CSS were loaded');
