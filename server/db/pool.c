@@ -89,9 +89,10 @@ static void notice_to_log(void *arg, const char *message)
 
 /* The URL is parsed once so a bad one is a start-up error and so options it already
  * carries are kept: a later "options" keyword would replace them. */
-static int connect_params_init(struct connect_params *p, const char *url, int64_t statement_timeout_ms,
-                               char *err, size_t err_size)
+static int connect_params_init(struct connect_params *p, const char *url, const struct config *cfg, char *err,
+                               size_t err_size)
 {
+    int64_t statement_timeout_ms = cfg->database.statement_timeout_ms;
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(url, &perr);
     if (!opts) {
@@ -121,7 +122,11 @@ static int connect_params_init(struct connect_params *p, const char *url, int64_
     int k = 0;
     p->keys[k] = "dbname"; p->values[k++] = url; /* expanded: the URL itself */
     p->keys[k] = "fallback_application_name"; p->values[k++] = "tessera";
-    if (p->options[0]) {
+    /* prepared_statements = off means PgBouncer in transaction mode, and PgBouncer 1.18 refuses
+     * the options startup parameter outright ("unsupported startup parameter: options").
+     * Unnamed statements are planned with their values anyway; statement_timeout then belongs
+     * on the server side (docs/DEPLOY.md). */
+    if (p->options[0] && cfg->database.prepared_statements) {
         p->keys[k] = "options";
         p->values[k++] = p->options;
     }
@@ -175,7 +180,7 @@ PGconn *db_connect_direct(const struct config *cfg, char *err, size_t err_size)
         snprintf(err, err_size, "database.url is not set");
         return NULL;
     }
-    if (connect_params_init(&p, cfg->database.url, cfg->database.statement_timeout_ms, err, err_size) < 0)
+    if (connect_params_init(&p, cfg->database.url, cfg, err, err_size) < 0)
         return NULL;
     return connect_with_deadline(&p, cfg->database.connect_timeout_ms, err, err_size);
 }
@@ -260,13 +265,16 @@ struct db_pool *db_pool_create(const struct config *cfg)
         free(pool);
         return NULL;
     }
-    if (connect_params_init(&pool->params, pool->url, cfg->database.statement_timeout_ms, err, sizeof err) < 0) {
+    if (connect_params_init(&pool->params, pool->url, cfg, err, sizeof err) < 0) {
         log_error("%s", err);
         free(pool->url);
         free(pool);
         return NULL;
     }
     pool->params.values[0] = pool->url;
+    if (!cfg->database.prepared_statements && cfg->database.statement_timeout_ms > 0)
+        log_info("db_pool: prepared_statements = off: statement_timeout is not sent at connect (PgBouncer "
+                 "refuses startup options); set it on the database role or in PgBouncer's connect_query");
     pool->max = (int)cfg->database.pool_max;
     pool->idle_timeout_us = cfg->database.idle_timeout_ms * 1000;
     pool->connect_timeout_ms = cfg->database.connect_timeout_ms;

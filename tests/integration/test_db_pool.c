@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -384,4 +385,98 @@ Test(pool, recovers_after_postgresql_restart_without_leaks, .timeout = 120)
     cr_assert_leq(s.open, 8);
     cr_assert_eq(backends, s.open, "no leaked connections: %d backends, pool has %d", backends, s.open);
     cr_assert_eq(s.in_use, 0);
+}
+
+/* ------------------------------------------------------------------ PgBouncer */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+struct query_loop {
+    struct db_pool *pool;
+    int ok, failed;
+};
+
+static void *query_loop_main(void *arg)
+{
+    struct query_loop *q = arg;
+    for (int i = 0; i < 50; i++) {
+        PGresult *res = NULL;
+        const char *v[] = {"1"};
+        if (db_query(q->pool, &stmt_one, v, &res) == DB_OK) q->ok++;
+        else q->failed++;
+        PQclear(res);
+    }
+    return NULL;
+}
+
+/* Debian's PgBouncer 1.18 in transaction mode: prepared_statements = off must just work
+ * (no named statements, no startup options, which 1.18 refuses). */
+Test(pool, works_through_pgbouncer_transaction_mode, .timeout = 60)
+{
+    if (access("/usr/sbin/pgbouncer", X_OK) != 0)
+        cr_skip_test("pgbouncer is not installed");
+    char *url = test_db_create();
+    cr_assert(url);
+    /* The harness URL is postgresql:///NAME?host=SOCKET&user=tessera */
+    char name[128], sock[256];
+    cr_assert_eq(sscanf(url, "postgresql:///%127[^?]?host=%255[^&]", name, sock), 2, "%s", url);
+    char dir[] = "/tmp/tessera-h4-pgb-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    chmod(dir, 0777); /* pgbouncer refuses root, so as root it runs as postgres */
+    int port = free_port();
+    char path[300], text[1500];
+    snprintf(path, sizeof path, "%s/users.txt", dir);
+    FILE *f = fopen(path, "w");
+    fputs("\"tessera\" \"\"\n", f);
+    fclose(f);
+    snprintf(text, sizeof text,
+             "[databases]\n%s = host=%s dbname=%s user=tessera\n"
+             "[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = %d\nunix_socket_dir =\n"
+             "auth_type = trust\nauth_file = %s/users.txt\npool_mode = transaction\n"
+             "logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n",
+             name, sock, name, port, dir, dir, dir);
+    snprintf(path, sizeof path, "%s/pgbouncer.ini", dir);
+    f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "%s pgbouncer -d %s", getuid() == 0 ? "runuser -u postgres --" : "", path);
+    cr_assert_eq(system(cmd), 0, "pgbouncer start");
+    usleep(300000);
+
+    char pgb_url[300];
+    snprintf(pgb_url, sizeof pgb_url, "postgresql://tessera@127.0.0.1:%d/%s?sslmode=disable", port, name);
+    struct config cfg;
+    pool_config(&cfg, pgb_url, (const char *[]){"prepared_statements", "off", "pool_max", "4", NULL});
+    struct db_pool *pool = db_pool_create(&cfg);
+    struct query_loop q[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        q[i] = (struct query_loop){.pool = pool};
+        pthread_create(&t[i], NULL, query_loop_main, &q[i]);
+    }
+    int ok = 0, failed = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        ok += q[i].ok;
+        failed += q[i].failed;
+    }
+    unsigned long long sent = db_pool_statements_sent(pool);
+    db_pool_free(pool);
+    config_free(&cfg);
+    snprintf(cmd, sizeof cmd, "kill $(cat %s/pgbouncer.pid); sleep 0.2; rm -rf %s", dir, dir);
+    system(cmd);
+    free(url);
+    cr_assert_eq(failed, 0, "%d of 200 failed through PgBouncer", failed);
+    cr_assert_eq(ok, 200);
+    cr_assert_eq(sent, 200);
 }
