@@ -7,7 +7,7 @@ DESTDIR  ?=
 MODE     ?= development
 CC       ?= gcc
 
-PKGS      := zlib libbrotlienc libbrotlidec libwebp libwebpdemux libwebpmux libavif libpng libjpeg libpq inih jansson libargon2 libexif
+PKGS      := zlib libbrotlienc libbrotlidec libwebp libwebpdemux libwebpmux libavif libpng libjpeg libpq inih jansson libargon2 libexif libswscale libavutil
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

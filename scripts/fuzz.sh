@@ -5,7 +5,7 @@ set -eu
 BUILD=${BUILD:-build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-30}
 mkdir -p "$BUILD"
-pkgs="zlib libbrotlienc libbrotlidec libwebp libwebpdemux libwebpmux libavif libpng libjpeg libpq inih jansson libargon2 libexif"
+pkgs="zlib libbrotlienc libbrotlidec libwebp libwebpdemux libwebpmux libavif libpng libjpeg libpq inih jansson libargon2 libexif libswscale libavutil"
 cflags="-g -O1 -std=c17 -D_GNU_SOURCE -Iinclude $(pkg-config --cflags $pkgs) -fsanitize=fuzzer,address,undefined"
 libs="-lcivetweb $(pkg-config --libs $pkgs) -lpthread -lm"
 srcs=$(ls server/*/*.c)
