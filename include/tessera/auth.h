@@ -7,6 +7,7 @@
 #define TESSERA_AUTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "tessera/config.h"
 #include "tessera/http.h"
@@ -22,6 +23,8 @@ bool auth_request_token_hash(const struct http_exchange *ex, char hash_hex[65], 
  * ("Bearer <token>", preferred when present) or the Cookie header value (tessera_session).
  * Either may be NULL. False when absent or malformed. */
 bool auth_token_parse(const char *cookie, const char *authorization, char token_hex[65], bool *by_cookie);
+/* Pure: emails are compared trimmed and ASCII-lowercased, at sign-in and in the CLI alike. */
+void auth_email_normalize(const char *in, char *out, size_t size);
 /* SHA-256 of the token's 32 bytes, as stored in sessions.token_hash. False if malformed. */
 bool auth_token_hash(const char *token_hex, char hash_hex[65]);
 /* A fresh token (getrandom) and its hash. Returns 0, or -1 when no randomness is available. */

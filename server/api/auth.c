@@ -88,6 +88,18 @@ bool auth_token_parse(const char *cookie, const char *authorization, char token_
     return false;
 }
 
+void auth_email_normalize(const char *in, char *out, size_t size)
+{
+    size_t n = 0;
+    while (*in == ' ' || *in == '\t')
+        in++;
+    for (; *in && n + 1 < size; in++)
+        out[n++] = (char)tolower((unsigned char)*in);
+    while (n && (out[n - 1] == ' ' || out[n - 1] == '\t'))
+        n--;
+    out[n] = '\0';
+}
+
 static int hex_value(char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
 
 bool auth_token_hash(const char *token_hex, char hash_hex[65])
@@ -249,17 +261,6 @@ static bool sign_in_origin_ok(const struct http_exchange *ex)
     return api_same_origin(ex);
 }
 
-static void email_normalize(const char *in, char *out, size_t size)
-{
-    size_t n = 0;
-    while (*in == ' ')
-        in++;
-    for (; *in && n + 1 < size; in++)
-        out[n++] = (char)tolower((unsigned char)*in);
-    while (n && out[n - 1] == ' ')
-        n--;
-    out[n] = '\0';
-}
 
 static int create_session(struct db_pool *pool, const struct config *cfg, struct http_exchange *ex,
                           const char *user_id)
@@ -295,7 +296,7 @@ static int handle_sign_in(struct db_pool *pool, const struct config *cfg, struct
     if (!body)
         return ex->status;
     char email[321];
-    email_normalize(json_string_value(json_object_get(body, "email")), email, sizeof email);
+    auth_email_normalize(json_string_value(json_object_get(body, "email")), email, sizeof email);
     const char *values[1] = {email};
     PGresult *res = NULL;
     enum db_status st = db_query(pool, &stmt_credential, values, &res);

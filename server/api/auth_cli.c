@@ -16,18 +16,6 @@
 #define PASSWORD_MIN 8
 #define PASSWORD_MAX 1024
 
-static void email_normalize(const char *in, char *out, size_t size)
-{
-    size_t n = 0;
-    while (*in == ' ')
-        in++;
-    for (; *in && n + 1 < size; in++)
-        out[n++] = (char)tolower((unsigned char)*in);
-    while (n && out[n - 1] == ' ')
-        n--;
-    out[n] = '\0';
-}
-
 static bool email_plausible(const char *email)
 {
     const char *at = strchr(email, '@');
@@ -153,7 +141,7 @@ int user_cli_main(const struct config *cfg, int argc, char **argv)
         return 2;
     }
     char email[321];
-    email_normalize(email_arg, email, sizeof email);
+    auth_email_normalize(email_arg, email, sizeof email);
     if (!email_plausible(email)) {
         fprintf(stderr, "tessera user add: %s is not an email address\n", email_arg);
         return 2;
@@ -214,7 +202,7 @@ int session_cli_main(const struct config *cfg, int argc, char **argv)
         return 2;
     }
     char email[321], token[65], hash[65], ttl_text[24];
-    email_normalize(email_arg, email, sizeof email);
+    auth_email_normalize(email_arg, email, sizeof email);
     if (auth_token_new(token, hash) < 0) {
         fprintf(stderr, "tessera session new: no randomness available\n");
         return 1;

@@ -79,3 +79,12 @@ Test(auth_password, hash_then_verify)
     cr_assert_not(auth_password_verify(NULL, "correct horse"), "unknown user never passes");
     cr_assert_not(auth_password_verify("plain-text", "plain-text"), "only argon2id hashes count");
 }
+
+Test(auth_email, trimmed_and_lowercased)
+{
+    char out[64];
+    auth_email_normalize("  Alice@Example.COM \t", out, sizeof out);
+    cr_assert_str_eq(out, "alice@example.com");
+    auth_email_normalize("averyveryverylongaddress@example.com", out, 8);
+    cr_assert_str_eq(out, "averyve", "bounded by the buffer");
+}
