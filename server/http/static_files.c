@@ -98,17 +98,28 @@ static bool is_hash_token(const char *s, size_t n)
     return hex || (digit && alpha);
 }
 
-/* "app.3f2a9c1d.js" or "index-BxK3aZ9q.js": the name changes when the content does. */
+/* The token just before `end` (a '.') is a hash with a name before it. */
+static bool hash_before(const char *base, const char *end)
+{
+    const char *p = end;
+    while (p > base && p[-1] != '.' && p[-1] != '-') p--;
+    if (p == base || p - 1 == base) return false; /* the hash needs a name before it */
+    return is_hash_token(p, (size_t)(end - p));
+}
+
+/* "app.3f2a9c1d.js", "index-BxK3aZ9q.js", and their maps "app.3f2a9c1d.js.map": the name
+ * changes when the content does. */
 static bool is_hashed_name(const char *path)
 {
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     const char *dot = strrchr(base, '.');
     if (!dot || dot == base) return false;
-    const char *end = dot, *p = dot;
-    while (p > base && p[-1] != '.' && p[-1] != '-') p--;
-    if (p == base || p - 1 == base) return false; /* the hash needs a name before it */
-    return is_hash_token(p, (size_t)(end - p));
+    if (hash_before(base, dot)) return true;
+    if (strcasecmp(dot, ".map") != 0) return false;
+    const char *prev = dot;
+    while (prev > base && prev[-1] != '.') prev--;
+    return prev - 1 > base && hash_before(base, prev - 1);
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -117,14 +128,19 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
-static void cache_control_for(const struct static_files *sf, const char *rel, char *out, size_t size)
+void static_files_cache_control(const char *rel, int64_t max_age_s, char *out, size_t size)
 {
     if (is_hashed_name(rel))
         snprintf(out, size, "public, max-age=31536000, immutable");
     else if (ends_with(rel, ".html") || ends_with(rel, ".htm") || rel[0] == '\0')
         snprintf(out, size, "no-cache");
     else
-        snprintf(out, size, "public, max-age=%lld", (long long)sf->cfg->static_files.max_age_s);
+        snprintf(out, size, "public, max-age=%lld", (long long)max_age_s);
+}
+
+static void cache_control_for(const struct static_files *sf, const char *rel, char *out, size_t size)
+{
+    static_files_cache_control(rel, sf->cfg->static_files.max_age_s, out, size);
 }
 
 /* JS and CSS lose their sourceMappingURL trailer in production. */
