@@ -254,7 +254,7 @@ static int resolve_target(struct static_files *sf, struct http_exchange *ex, str
     t->trailing_slash = res.trailing_slash;
     if (sf->production && sourcemap_is_map_path(target_rel(t))) return send_not_found(ex);
     if (stat(t->full, &t->st) == 0) {
-        if (S_ISREG(t->st.st_mode)) return 0;
+        if (S_ISREG(t->st.st_mode)) return res.trailing_slash ? send_not_found(ex) : 0; /* "/a.js/" */
         if (!S_ISDIR(t->st.st_mode) || !path_check_inside(sf->real_root, t->full)) return send_not_found(ex);
         if (!res.trailing_slash && target_rel(t)[0]) return send_directory_redirect(ex, target_rel(t));
         return set_target_file(t, "index.html") ? 0 : send_not_found(ex);

@@ -240,6 +240,8 @@ Test(static, directories_and_spa_fallback)
     cr_expect_not_null(strstr(hdr(&r, "Content-Type"), "text/html"));
     cr_expect_not_null(strstr(r.body, "404"));
     http_result_free(&r);
+    cr_assert_eq(get("/index.html/", NULL, &r), 404, "a file is not a folder");
+    http_result_free(&r);
     cr_assert_eq(get("/hello%20world.txt", NULL, &r), 200);
     cr_expect_str_eq(r.body, "space in name\n");
     http_result_free(&r);
