@@ -44,6 +44,7 @@ async function boot() {
 
 function showSignIn(note) {
   session = null;
+  document.title = 'Sign in · tessera';
   renderSignIn(root, { hero, note, onSignedIn: (user) => startDashboard(user) });
 }
 
@@ -76,6 +77,7 @@ function route() {
   if (id) {
     renderThread(main, id, { list, user, onGone: (goneId, msg) => { list.remove(goneId); announce(msg); location.hash = '#/'; } }).focus();
   } else {
+    document.title = 'tessera';
     replace(main, h('section', { class: 'empty-state' },
       h('figure', { class: 'hero' }, hero),
       h('h2', {}, 'Hello' + (user.name ? ', ' + user.name.split(' ')[0] : '')),

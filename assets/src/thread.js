@@ -35,6 +35,7 @@ export function renderThread(main, id, { list, user, onGone }) {
     try {
       if (!state.conv) state.conv = await api('GET', '/api/conversations/' + encodeURIComponent(id));
       heading.textContent = state.conv.title;
+      document.title = state.conv.title + ' · tessera';
       renderActions();
       // The API pages forward from the oldest message; the newest are the ones shown first,
       // so read every page (bounded), then reveal earlier ones on request.
@@ -126,6 +127,7 @@ export function renderThread(main, id, { list, user, onGone }) {
       const updated = await api('PATCH', '/api/conversations/' + encodeURIComponent(id), body);
       state.conv = { ...state.conv, ...body, ...(updated || {}) };
       heading.textContent = state.conv.title;
+      document.title = state.conv.title + ' · tessera';
       list.upsert(state.conv);
       renderActions();
       announce(done);

@@ -274,6 +274,16 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
     assert.match(await page.locator('form.signin').textContent(), /session has ended/i);
   });
 
+  test('signing out ends the session on the server too', async () => {
+    await page.goto(world.base + '/');
+    await signIn();
+    await page.locator('.convs li').first().waitFor();
+    await page.click('button:has-text("Sign out")');
+    await page.locator('form.signin').waitFor();
+    assert.equal(await page.title(), 'Sign in · tessera');
+    assert.equal((await page.request.get(world.base + '/api/me')).status(), 401);
+  });
+
   test('no page errors, CSP violations or unexpected console errors', () => {
     assert.deepEqual(problems, []);
   });
