@@ -7,7 +7,7 @@ PACKAGES="make gcc clang pkg-config libcivetweb-dev zlib1g-dev libbrotli-dev lib
 libpng-dev libexif-dev libswscale-dev libjpeg62-turbo-dev libpq-dev libinih-dev libjansson-dev libargon2-dev libcriterion-dev
 libcurl4-openssl-dev postgresql postgresql-client pgbouncer chromium ca-certificates"
 # Benchmarks only (make bench): peers and load tools.
-BENCH_PACKAGES="nginx-light libnginx-mod-http-brotli-static wrk imagemagick webp libavif-bin"
+BENCH_PACKAGES="nginx-light libnginx-mod-http-brotli-static wrk imagemagick webp libavif-bin plasma-workspace-wallpapers"
 
 want="$PACKAGES"
 [ "${WITH_BENCH:-0}" = 1 ] && want="$want $BENCH_PACKAGES"
