@@ -36,10 +36,22 @@ async function boot() {
   try {
     user = await me;
   } catch (err) {
-    showSignIn(err.status === 401 ? null : err.message);
+    if (err.status === 401) showSignIn(null);
+    else showBootError(err);
     return;
   }
   startDashboard(user, firstPage);
+}
+
+// The server could not say who we are (down, busy, no network): say so, and offer Retry
+// rather than a sign-in form that would fail the same way.
+function showBootError(err) {
+  const retry = h('button', { type: 'button', class: 'primary', onclick: () => { retry.disabled = true; boot(); } }, 'Retry');
+  replace(root, h('main', { id: 'main', class: 'welcome', tabindex: '-1' },
+    h('figure', { class: 'hero' }, hero),
+    h('div', { class: 'card signin', role: 'alert' },
+      h('h1', {}, 'tessera'), h('p', { class: 'error' }, err.message), retry)));
+  focus(retry);
 }
 
 function showSignIn(note) {
@@ -96,9 +108,13 @@ async function signOut() {
   signOutLocally(null);
 }
 
+// note set: the session ended by itself; the address is kept so signing in again returns
+// to the same conversation. An explicit sign-out also forgets the address and local prefs.
 function signOutLocally(note) {
-  forgetLocalPrefs();
-  history.replaceState(null, '', location.pathname);
+  if (!note) {
+    forgetLocalPrefs();
+    history.replaceState(null, '', location.pathname);
+  }
   showSignIn(note);
   if (!note) announce('Signed out.');
 }

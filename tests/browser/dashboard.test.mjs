@@ -272,12 +272,31 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
     await page.click('.convs li:nth-child(2) a');
     await page.locator('form.signin').waitFor();
     assert.match(await page.locator('form.signin').textContent(), /session has ended/i);
+    // Signing in again returns to the conversation that was being opened.
+    const hash = await page.evaluate(() => location.hash);
+    assert.match(hash, /^#\/c\//);
+    await signIn();
+    await page.locator('.thread-head h2').waitFor();
+    assert.equal(await page.evaluate(() => location.hash), hash);
+    await page.locator('.msg, .messages .empty').first().waitFor();
+  });
+
+  test('when the server cannot be reached at start, the page says so and Retry recovers', async () => {
+    let down = true;
+    await page.route('**/api/me', (route) => (down
+      ? route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"db_unavailable","message":"database unavailable"}}' })
+      : route.continue()));
+    await page.goto(world.base + '/');
+    const alert = page.locator('[role=alert]', { hasText: /busy|try again/i });
+    await alert.waitFor();
+    down = false;
+    await alert.locator('button:has-text("Retry")').click();
+    await page.locator('.convs li').first().waitFor();
+    await page.unroute('**/api/me');
   });
 
   test('signing out ends the session on the server too', async () => {
-    await page.goto(world.base + '/');
-    await signIn();
-    await page.locator('.convs li').first().waitFor();
+    await page.locator('.convs li').first().waitFor();   // signed in again by the tests above
     await page.click('button:has-text("Sign out")');
     await page.locator('form.signin').waitFor();
     assert.equal(await page.title(), 'Sign in · tessera');
