@@ -229,6 +229,28 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
     assert.deepEqual(titles.slice(-EXPECTED.length), EXPECTED);
   });
 
+  test('a long conversation opens at its newest messages; "Load earlier" shows the rest in order', async () => {
+    const headers = { origin: world.base };
+    const conv = await (await page.request.post(world.base + '/api/conversations', { data: { title: 'Long talk' }, headers })).json();
+    for (let i = 1; i <= 55; i++) {
+      const r = await page.request.post(`${world.base}/api/conversations/${conv.id}/messages`, {
+        data: { role: i % 2 ? 'user' : 'assistant', content: `Line ${String(i).padStart(2, '0')}` }, headers,
+      });
+      assert.equal(r.status(), 201);
+    }
+    await page.goto(`${world.base}/#/c/${conv.id}`);
+    await page.locator('.msg', { hasText: 'Line 55' }).waitFor();
+    const shown = () => page.$$eval('.msg .content', (els) => els.map((e) => e.textContent));
+    let lines = await shown();
+    assert.equal(lines.length, 50);
+    assert.equal(lines[0], 'Line 06');
+    await page.click('button:has-text("Load earlier messages")');
+    lines = await shown();
+    assert.equal(lines.length, 55);
+    assert.deepEqual(lines, [...lines].sort());
+    assert.ok(await page.locator('button:has-text("Load earlier messages")').isHidden());
+  });
+
   test('at 360 px the list and a conversation take turns, with no sideways scrolling', async () => {
     const noOverflow = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
     await page.setViewportSize({ width: 360, height: 740 });
@@ -236,7 +258,7 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
       await page.goto(world.base + '/#/');
       await page.locator('.convs li').first().waitFor();
       assert.ok(await noOverflow(), 'list view fits');
-      await page.click(`.convs a:has-text("${EXPECTED[0]}")`);
+      await page.click('.convs li:first-child a');
       await page.locator('#composer').waitFor({ state: 'visible' });
       assert.ok(!(await page.locator('.sidebar').isVisible()), 'list hidden while reading');
       assert.ok(await noOverflow(), 'conversation view fits');
