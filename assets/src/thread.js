@@ -19,10 +19,11 @@ export function renderThread(main, id, { list, user, onGone }) {
   const ol = h('ol', { class: 'messages', 'aria-label': 'Messages' });
   const scroller = h('div', { class: 'scroll' }, earlier, ol);
   const text = h('textarea', { id: 'composer', name: 'content', rows: '2', required: true, maxlength: '65536',
-    placeholder: 'Write a message. Enter sends, Shift+Enter starts a new line.', enterkeyhint: 'send',
+    placeholder: 'Write a message…', enterkeyhint: 'send', 'aria-describedby': 'composer-hint',
     onkeydown: (e) => { if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); } } });
   const form = h('form', { class: 'composer', onsubmit: send },
     h('label', { for: 'composer', class: 'visually-hidden' }, 'Message'),
+    h('p', { id: 'composer-hint', class: 'visually-hidden' }, 'Enter sends; Shift+Enter starts a new line.'),
     text, h('button', { type: 'submit', class: 'primary' }, 'Send'));
   const back = h('a', { href: '#/', class: 'back' }, '← Conversations');
 

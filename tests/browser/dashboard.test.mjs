@@ -108,6 +108,25 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
     await page.screenshot({ path: SCREENSHOT });
   });
 
+  test('at 360 px the list and a conversation take turns, with no sideways scrolling', async () => {
+    const noOverflow = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    await page.setViewportSize({ width: 360, height: 740 });
+    try {
+      await page.goto(world.base + '/#/');
+      await page.locator('.convs li').first().waitFor();
+      assert.ok(await noOverflow(), 'list view fits');
+      await page.click(`.convs a:has-text("${EXPECTED[0]}")`);
+      await page.locator('#composer').waitFor({ state: 'visible' });
+      assert.ok(!(await page.locator('.sidebar').isVisible()), 'list hidden while reading');
+      assert.ok(await noOverflow(), 'conversation view fits');
+      await page.screenshot({ path: join(SOURCE, 'build', 'dashboard-360.png') });
+      await page.click('a.back');
+      await page.locator('.sidebar').waitFor({ state: 'visible' });
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
   test('a theme change applies at once and holds across a reload, before the app runs', async () => {
     await page.click('button:has-text("Preferences")');
     const saved = page.waitForResponse((r) => r.url().endsWith('/api/preferences/theme') && r.request().method() === 'PUT');
@@ -249,25 +268,6 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
     assert.equal(lines.length, 55);
     assert.deepEqual(lines, [...lines].sort());
     assert.ok(await page.locator('button:has-text("Load earlier messages")').isHidden());
-  });
-
-  test('at 360 px the list and a conversation take turns, with no sideways scrolling', async () => {
-    const noOverflow = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
-    await page.setViewportSize({ width: 360, height: 740 });
-    try {
-      await page.goto(world.base + '/#/');
-      await page.locator('.convs li').first().waitFor();
-      assert.ok(await noOverflow(), 'list view fits');
-      await page.click('.convs li:first-child a');
-      await page.locator('#composer').waitFor({ state: 'visible' });
-      assert.ok(!(await page.locator('.sidebar').isVisible()), 'list hidden while reading');
-      assert.ok(await noOverflow(), 'conversation view fits');
-      await page.screenshot({ path: join(SOURCE, 'build', 'dashboard-360.png') });
-      await page.click('a.back');
-      await page.locator('.sidebar').waitFor({ state: 'visible' });
-    } finally {
-      await page.setViewportSize({ width: 1280, height: 800 });
-    }
   });
 
   test('an API failure is shown in words with a Retry that works', async () => {
