@@ -17,7 +17,7 @@
 
 #define AVIF_CODEC AVIF_CODEC_CHOICE_AOM
 /* Bumped whenever a fixed encoder setting below changes. */
-#define ENCODER_SETTINGS_REV 3
+#define ENCODER_SETTINGS_REV 4
 
 static int fail(char *reason, size_t rsize, int status, const char *text)
 {
@@ -33,12 +33,12 @@ void image_encode_fingerprint(char *out, size_t size)
 }
 
 /* Next.js asks sharp for AVIF quality q - 20 (AVIF's scale runs lower than JPEG's); the
- * quantizer is libavif 1.x's mapping of that quality, two steps finer: measured on the bench
+ * quantizer is libavif 1.x's mapping of that quality, one step finer: measured on the bench
  * photographs, that lands at sharp's output size for the same q. */
 static int avif_quantizer(int quality)
 {
     int q = quality - 20 < 1 ? 1 : quality - 20;
-    int quantizer = ((100 - q) * 63 + 50) / 100 - 2;
+    int quantizer = ((100 - q) * 63 + 50) / 100 - 1;
     return quantizer < 0 ? 0 : quantizer;
 }
 
