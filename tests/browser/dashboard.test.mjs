@@ -108,6 +108,26 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
     await page.screenshot({ path: SCREENSHOT });
   });
 
+  test('every control has a name, every image an alt, and Tab reaches the composer', async () => {
+    const missing = await page.evaluate(() => {
+      const named = (el) => (el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+      return [
+        ...[...document.querySelectorAll('input, select, textarea')].filter((el) => !named(el)).map((el) => el.outerHTML),
+        ...[...document.querySelectorAll('button, a[href]')].filter((el) => !el.textContent.trim() && !named(el)).map((el) => el.outerHTML),
+        ...[...document.querySelectorAll('img')].filter((el) => !el.hasAttribute('alt')).map((el) => el.outerHTML),
+      ];
+    });
+    assert.deepEqual(missing, []);
+    // Keyboard: from the top of the page, Tab eventually lands in the composer.
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    let reached = false;
+    for (let i = 0; i < 40 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate(() => document.activeElement && document.activeElement.id === 'composer');
+    }
+    assert.ok(reached, 'Tab reaches the message composer');
+  });
+
   test('at 360 px the list and a conversation take turns, with no sideways scrolling', async () => {
     const noOverflow = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
     await page.setViewportSize({ width: 360, height: 740 });
