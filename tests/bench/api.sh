@@ -87,14 +87,6 @@ TOKENS="$dir/tokens.txt"
 export TOKENS
 CID=$(psql_ -c "SELECT id FROM conversations ORDER BY updated_at DESC LIMIT 1")
 
-# A second tessera whose connections always use generic plans (PostgreSQL keeps re-planning
-# the list statement with custom plans otherwise): the same data, one URL option apart.
-P_GEN=$(port)
-sed "s#^url = .*#url = $url\&options=-c%20plan_cache_mode%3Dforce_generic_plan#" "$dir/tessera.ini" > "$dir/generic.ini"
-"$bin" serve --config "$dir/generic.ini" --listen "127.0.0.1:$P_GEN" > "$dir/generic.out" 2>&1 &
-pids="$pids $!"
-wait_port "$dir/generic.out"
-
 "$dir/put_two_statements" "$dir/tessera.ini" "$P_OLD" > "$dir/old.out" 2>&1 &
 pids="$pids $!"
 wait_port "$dir/old.out"
@@ -115,9 +107,6 @@ wrk -t2 -c32 -d2s -s "$LUA_DIR/get.lua" "http://127.0.0.1:$P_T/api/conversations
 echo "== tessera /api ($(nproc) CPUs, wrk $DURATION, 10,000 conversations, 5,000 messages)"
 run "GET /api/conversations (200 items)" 32 get.lua "http://127.0.0.1:$P_T/api/conversations"
 run "GET /api/conversations (200 items)" 8 get.lua "http://127.0.0.1:$P_T/api/conversations"
-wrk -t2 -c32 -d2s -s "$LUA_DIR/get.lua" "http://127.0.0.1:$P_GEN/api/conversations" >/dev/null 2>&1
-run "  same, plan_cache_mode=force_generic_plan" 32 get.lua "http://127.0.0.1:$P_GEN/api/conversations"
-run "  same, plan_cache_mode=force_generic_plan" 8 get.lua "http://127.0.0.1:$P_GEN/api/conversations"
 run "GET /api/conversations?limit=20" 32 get.lua "http://127.0.0.1:$P_T/api/conversations?limit=20"
 run "GET .../messages (500 items)" 32 get.lua "http://127.0.0.1:$P_T/api/conversations/$CID/messages"
 # The pair runs twice in A B B A order so that drift in the machine's load favours neither.
