@@ -51,10 +51,14 @@ static void start(struct fixture *f, const char *api_extra)
     free(err);
 }
 
-static void stop(struct fixture *f)
+/* Run as .fini, so a failed assertion does not leave a server behind. */
+static struct fixture f;
+static void stop(void)
 {
-    test_server_stop(&f->ts);
-    free(f->url);
+    if (f.ts.pid > 0)
+        test_server_stop(&f.ts);
+    free(f.url);
+    f.url = NULL;
 }
 
 static long sign_in(struct fixture *f, const char *email, const char *password, const char *extra_header,
@@ -88,9 +92,8 @@ static long get_me(struct fixture *f, const char *header, struct http_result *r)
     return r->status;
 }
 
-Test(auth, sign_in_sets_a_safe_cookie_and_me_answers)
+Test(auth, sign_in_sets_a_safe_cookie_and_me_answers, .fini = stop)
 {
-    struct fixture f;
     start(&f, NULL);
     struct http_result r;
     cr_assert_eq(sign_in(&f, "alice@example.com", "correct horse battery", NULL, &r), 200, "%s", r.body);
@@ -124,12 +127,10 @@ Test(auth, sign_in_sets_a_safe_cookie_and_me_answers)
     cookie_token(&r, token, cookie, sizeof cookie);
     cr_assert(strstr(cookie, "; Secure"), "%s", cookie);
     http_result_free(&r);
-    stop(&f);
 }
 
-Test(auth, wrong_password_and_unknown_email_look_the_same)
+Test(auth, wrong_password_and_unknown_email_look_the_same, .fini = stop)
 {
-    struct fixture f;
     start(&f, NULL);
     struct http_result wrong, unknown;
     cr_assert_eq(sign_in(&f, "alice@example.com", "not the password", NULL, &wrong), 401);
@@ -142,12 +143,10 @@ Test(auth, wrong_password_and_unknown_email_look_the_same)
     char *n = scalar(f.url, "SELECT count(*) FROM sessions");
     cr_assert_str_eq(n, "0");
     free(n);
-    stop(&f);
 }
 
-Test(auth, token_is_stored_only_as_its_sha256)
+Test(auth, token_is_stored_only_as_its_sha256, .fini = stop)
 {
-    struct fixture f;
     start(&f, NULL);
     struct http_result r;
     cr_assert_eq(sign_in(&f, "alice@example.com", "correct horse battery", NULL, &r), 200);
@@ -166,12 +165,10 @@ Test(auth, token_is_stored_only_as_its_sha256)
     char *found = scalar(f.url, sql);
     cr_assert_str_eq(found, "0");
     free(found);
-    stop(&f);
 }
 
-Test(auth, expired_session_is_401)
+Test(auth, expired_session_is_401, .fini = stop)
 {
-    struct fixture f;
     start(&f, NULL);
     char *out = NULL, *err = NULL;
     cr_assert_eq(cli(f.url, (const char *[]){"session", "new", "alice@example.com", "--ttl", "1h", "--config",
@@ -190,12 +187,10 @@ Test(auth, expired_session_is_401)
     http_result_free(&r);
     free(out);
     free(err);
-    stop(&f);
 }
 
-Test(auth, sign_out_needs_same_origin_and_deletes_the_row)
+Test(auth, sign_out_needs_same_origin_and_deletes_the_row, .fini = stop)
 {
-    struct fixture f;
     start(&f, NULL);
     struct http_result r;
     cr_assert_eq(sign_in(&f, "alice@example.com", "correct horse battery", NULL, &r), 200);
@@ -221,12 +216,10 @@ Test(auth, sign_out_needs_same_origin_and_deletes_the_row)
     free(n);
     cr_assert_eq(get_me(&f, c_hdr, &r), 401);
     http_result_free(&r);
-    stop(&f);
 }
 
-Test(auth, cli_user_add_twice_is_an_error_unless_updating)
+Test(auth, cli_user_add_twice_is_an_error_unless_updating, .fini = stop)
 {
-    struct fixture f;
     start(&f, NULL);
     char *out = NULL, *err = NULL;
     const char *add[] = {"user", "add", "alice@example.com", "--config", "/dev/null", NULL};
@@ -250,7 +243,6 @@ Test(auth, cli_user_add_twice_is_an_error_unless_updating)
     char *hash = scalar(f.url, "SELECT password FROM accounts");
     cr_assert(strncmp(hash, "$argon2id$", 10) == 0, "%s", hash);
     free(hash);
-    stop(&f);
 }
 
 Test(auth, no_database_means_503_for_auth_routes)

@@ -44,7 +44,15 @@ static long long metric(const char *base_url, const char *name)
     return v;
 }
 
-Test(session_gc, startup_answers_at_once_while_500k_expired_sessions_go, .timeout = 200)
+/* Stopped in .fini too, so a failed assertion leaves no server behind. */
+static struct test_server ts;
+static void stop_server(void)
+{
+    if (ts.pid > 0)
+        test_server_stop(&ts);
+}
+
+Test(session_gc, startup_answers_at_once_while_500k_expired_sessions_go, .timeout = 200, .fini = stop_server)
 {
     char *url = test_db_create();
     cr_assert(url);
@@ -71,7 +79,6 @@ Test(session_gc, startup_answers_at_once_while_500k_expired_sessions_go, .timeou
 
     char ini[1024];
     snprintf(ini, sizeof ini, "[database]\nurl = %s\ngc_batch = 5000\n", url);
-    struct test_server ts;
     cr_assert_eq(test_server_start(&ts, ini, NULL), 0);
     /* Measured from the moment the harness saw the port announced (it polls every 10 ms). */
     double t0 = now_ms();
