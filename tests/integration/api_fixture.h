@@ -49,5 +49,6 @@ long long api_sql_int(struct api_fixture *f, const char *sql);
     static void name##_body(struct api_fixture *f)
 
 void api_fixture_run(void (*body)(struct api_fixture *f), bool via_bouncer);
+void api_fixture_run_with(void (*body)(struct api_fixture *f), bool via_bouncer, const char *extra_ini);
 void api_fixture_fini(void);
 #endif

@@ -139,12 +139,17 @@ void api_fixture_stop(struct api_fixture *f)
 static void cleanup_current(void) { api_fixture_stop(&current); }
 void api_fixture_fini(void) { cleanup_current(); }
 
-void api_fixture_run(void (*body)(struct api_fixture *f), bool via_bouncer)
+void api_fixture_run_with(void (*body)(struct api_fixture *f), bool via_bouncer, const char *extra_ini)
 {
     /* Runs even when an assertion ends the test early, so no server or pooler outlives it. */
     atexit(cleanup_current);
-    api_fixture_start(&current, via_bouncer, NULL);
+    api_fixture_start(&current, via_bouncer, extra_ini);
     body(&current);
+}
+
+void api_fixture_run(void (*body)(struct api_fixture *f), bool via_bouncer)
+{
+    api_fixture_run_with(body, via_bouncer, NULL);
 }
 
 void api_fixture_user(struct api_fixture *f, const char *email, char token[65])

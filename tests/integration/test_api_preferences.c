@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api_fixture.h"
 
@@ -215,4 +216,64 @@ API_TEST(api, preferences_concurrent_puts_one_row)
     cr_expect_str_eq(pref_string(prefs, "theme"), "final");
     json_decref(prefs);
     cr_expect_eq(api_sql_int(f, "SELECT count(*) FROM preferences WHERE key = 'theme'"), 1);
+}
+
+struct blocked_put {
+    struct api_fixture *f;
+    const char *token;
+    long status;
+};
+
+static void *put_theme(void *arg)
+{
+    struct blocked_put *b = arg;
+    struct http_result r;
+    api_call(b->f, "PUT", "/api/preferences/theme", b->token, "{\"value\":\"after the lock\"}", NULL, &r);
+    b->status = r.status;
+    http_result_free(&r);
+    return NULL;
+}
+
+/* With the pool's only connection held by a statement waiting on a row lock, the next
+ * request cannot get a connection: 503 db_busy with Retry-After, not a hang. */
+static void pool_exhausted_body(struct api_fixture *f)
+{
+    char a[65];
+    api_fixture_user(f, "a@example.test", a);
+    struct http_result r;
+    api_call(f, "PUT", "/api/preferences/theme", a, "{\"value\":\"dark\"}", NULL, &r);
+    cr_assert_eq(r.status, 200);
+    http_result_free(&r);
+    api_sql_int(f, "BEGIN");
+    api_sql_int(f, "SELECT 1 FROM preferences WHERE key = 'theme' FOR UPDATE");
+    struct blocked_put blocked = {f, a, 0};
+    pthread_t thread;
+    cr_assert_eq(pthread_create(&thread, NULL, put_theme, &blocked), 0);
+    /* Wait (bounded) until the PUT really waits on the lock. */
+    PGconn *watch = PQconnectdb(f->db_url);
+    for (int i = 0;; i++) {
+        PGresult *res = PQexec(watch, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                      " AND datname = current_database()");
+        bool waiting = atoi(PQgetvalue(res, 0, 0)) > 0;
+        PQclear(res);
+        if (waiting)
+            break;
+        cr_assert(i < 2000, "the PUT never waited on the row lock");
+        usleep(5000);
+    }
+    PQfinish(watch);
+    api_call(f, "GET", "/api/preferences", a, NULL, NULL, &r);
+    cr_expect_eq(r.status, 503, "%.200s", r.body);
+    cr_expect(strstr(r.body, "\"db_busy\""), "%s", r.body);
+    char retry[16];
+    cr_expect(http_header_value(&r, "Retry-After", retry, sizeof retry));
+    http_result_free(&r);
+    api_sql_int(f, "COMMIT");
+    pthread_join(thread, NULL);
+    cr_expect_eq(blocked.status, 200, "the blocked PUT finishes once the lock goes");
+}
+
+Test(api, pool_exhausted_is_503_db_busy, .fini = api_fixture_fini)
+{
+    api_fixture_run_with(pool_exhausted_body, false, "[database]\npool_max = 1\nacquire_timeout = 200ms\n");
 }
