@@ -103,6 +103,7 @@ static int encode_webp(const WebPPicture *src, const struct image_encode_opts *o
     if (!WebPConfigInit(&config)) return fail(reason, rsize, 500, "libwebp version mismatch");
     config.quality = (float)o->quality;
     config.method = o->webp_method;
+    config.thread_level = o->threads > 1; /* libwebp overlaps analysis and filtering on 2 threads */
     /* The encoder converts ARGB to YUV itself; a shallow copy keeps src const. */
     WebPPicture pic = *src;
     WebPMemoryWriter writer;
