@@ -480,3 +480,102 @@ Test(pool, works_through_pgbouncer_transaction_mode, .timeout = 60)
     cr_assert_eq(ok, 200);
     cr_assert_eq(sent, 200);
 }
+
+/* ------------------------------------------------------------------ restart, end to end */
+
+struct http_loop {
+    const char *url, *auth;
+    atomic_int *phase;
+    int ok_after, failed_after, during;
+};
+
+static void *http_loop_main(void *arg)
+{
+    struct http_loop *h = arg;
+    int phase;
+    while ((phase = atomic_load(h->phase)) != 3) {
+        struct http_result r;
+        long status = http_do("GET", h->url, (const char *[]){h->auth, NULL}, NULL, 0, &r) == 0 ? r.status : 0;
+        http_result_free(&r);
+        if (phase == 2) {
+            if (status == 200) h->ok_after++;
+            else h->failed_after++;
+        } else if (status != 200) {
+            h->during++;
+        }
+    }
+    return NULL;
+}
+
+/* The same through a running `tessera serve`: GET /api/me in a loop across a restart. */
+Test(pool, server_recovers_after_postgresql_restart, .timeout = 120)
+{
+    char pgdir[] = "/tmp/tessera-h4-restart2-XXXXXX";
+    cr_assert(mkdtemp(pgdir));
+    char url[512];
+    cr_assert_eq(pg_sh(pgdir, "start", url, sizeof url), 0, "private cluster start");
+    setenv("TESSERA_DATABASE_URL", url, 1);
+    char *token = NULL;
+    int rc_migrate = test_run_tessera((const char *[]){"migrate", "--config", "/dev/null", NULL}, NULL, NULL, NULL);
+    int rc_user = test_run_tessera((const char *[]){"user", "add", "r@example.com", "--config", "/dev/null", NULL},
+                                   "restart password\n", NULL, NULL);
+    int rc_session =
+        test_run_tessera((const char *[]){"session", "new", "r@example.com", "--config", "/dev/null", NULL}, NULL,
+                         &token, NULL);
+    unsetenv("TESSERA_DATABASE_URL");
+    char ini[800];
+    snprintf(ini, sizeof ini, "[database]\nurl = %s\npool_max = 8\n", url);
+    struct test_server ts;
+    int rc_start = test_server_start(&ts, ini, NULL);
+    int ok = 0, failed = 0, during = 0, backends = -1, restart_rc = -1;
+    char open_metric[64] = "";
+    if (rc_migrate == 0 && rc_user == 0 && rc_session == 0 && rc_start == 0) {
+        token[strcspn(token, "\n")] = '\0';
+        char me[128], auth[128];
+        snprintf(me, sizeof me, "%s/api/me", ts.base_url);
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        atomic_int phase = 0;
+        struct http_loop h[4];
+        pthread_t t[4];
+        for (int i = 0; i < 4; i++) {
+            h[i] = (struct http_loop){.url = me, .auth = auth, .phase = &phase};
+            pthread_create(&t[i], NULL, http_loop_main, &h[i]);
+        }
+        usleep(300000);
+        atomic_store(&phase, 1);
+        restart_rc = pg_sh(pgdir, "restart", NULL, 0);
+        atomic_store(&phase, 2);
+        usleep(1000000);
+        atomic_store(&phase, 3);
+        for (int i = 0; i < 4; i++) {
+            pthread_join(t[i], NULL);
+            ok += h[i].ok_after;
+            failed += h[i].failed_after;
+            during += h[i].during;
+        }
+        backends = backends_of(url);
+        char m[128];
+        snprintf(m, sizeof m, "%s/metrics", ts.base_url);
+        struct http_result r;
+        if (http_get(m, NULL, &r) == 0) {
+            const char *at = strstr(r.body, "tessera_db_pool_connections{state=\"open\"} ");
+            if (at)
+                snprintf(open_metric, sizeof open_metric, "%d", atoi(at + strlen("tessera_db_pool_connections{state=\"open\"} ")));
+            http_result_free(&r);
+        }
+        test_server_stop(&ts);
+    }
+    pg_sh(pgdir, "destroy", NULL, 0);
+    rmdir(pgdir);
+    free(token);
+    cr_assert_eq(rc_migrate + rc_user + rc_session, 0, "setup through the CLI");
+    cr_assert_eq(rc_start, 0);
+    cr_assert_eq(restart_rc, 0);
+    fprintf(stderr, "restart: %d requests failed while PostgreSQL restarted, %d ok and %d failed after\n", during, ok,
+            failed);
+    cr_assert_gt(ok, 20, "requests after the restart succeed (%d ok)", ok);
+    cr_assert_eq(failed, 0, "no request after the restart fails (%d failed)", failed);
+    char backends_text[16];
+    snprintf(backends_text, sizeof backends_text, "%d", backends);
+    cr_assert_str_eq(backends_text, open_metric, "backends in pg_stat_activity = the pool's open connections");
+}
