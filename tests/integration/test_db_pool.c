@@ -579,3 +579,71 @@ Test(pool, server_recovers_after_postgresql_restart, .timeout = 120)
     snprintf(backends_text, sizeof backends_text, "%d", backends);
     cr_assert_str_eq(backends_text, open_metric, "backends in pg_stat_activity = the pool's open connections");
 }
+
+/* ------------------------------------------------------------------ busy, end to end */
+
+struct one_request {
+    const char *url, *auth;
+    long status;
+};
+
+static void *one_request_main(void *arg)
+{
+    struct one_request *q = arg;
+    struct http_result r;
+    q->status = http_do("GET", q->url, (const char *[]){q->auth, NULL}, NULL, 0, &r) == 0 ? r.status : 0;
+    http_result_free(&r);
+    return NULL;
+}
+
+/* pool_max 1: a request stuck behind a table lock holds the only connection; the next one
+ * waits acquire_timeout and gets 503 db_busy with Retry-After. */
+Test(pool, http_request_gets_503_db_busy_after_acquire_timeout, .timeout = 60)
+{
+    char *url = test_db_create();
+    cr_assert(url);
+    setenv("TESSERA_DATABASE_URL", url, 1);
+    char *token = NULL;
+    cr_assert_eq(test_run_tessera((const char *[]){"migrate", "--config", "/dev/null", NULL}, NULL, NULL, NULL), 0);
+    cr_assert_eq(test_run_tessera((const char *[]){"user", "add", "b@example.com", "--config", "/dev/null", NULL},
+                                  "busy password\n", NULL, NULL), 0);
+    cr_assert_eq(test_run_tessera((const char *[]){"session", "new", "b@example.com", "--config", "/dev/null", NULL},
+                                  NULL, &token, NULL), 0);
+    unsetenv("TESSERA_DATABASE_URL");
+    token[strcspn(token, "\n")] = '\0';
+    char ini[800];
+    snprintf(ini, sizeof ini, "[database]\nurl = %s\npool_max = 1\nacquire_timeout = 300ms\n", url);
+    struct test_server ts;
+    cr_assert_eq(test_server_start(&ts, ini, NULL), 0);
+    usleep(300000); /* let the GC's first pass (nothing to delete) give the connection back */
+    PGconn *admin = PQconnectdb(url);
+    PGresult *res = PQexec(admin, "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE");
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQerrorMessage(admin));
+    PQclear(res);
+    char me[128], auth[128];
+    snprintf(me, sizeof me, "%s/api/me", ts.base_url);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    struct one_request stuck = {.url = me, .auth = auth};
+    pthread_t t;
+    pthread_create(&t, NULL, one_request_main, &stuck);
+    usleep(300000);
+    struct http_result r;
+    int64_t t0 = clock_monotonic_us();
+    cr_assert_eq(http_do("GET", me, (const char *[]){auth, NULL}, NULL, 0, &r), 0);
+    int64_t took = clock_monotonic_us() - t0;
+    res = PQexec(admin, "ROLLBACK");
+    PQclear(res);
+    PQfinish(admin);
+    pthread_join(t, NULL);
+    cr_assert_eq(r.status, 503, "%s", r.body);
+    cr_assert(strstr(r.body, "\"db_busy\""), "%s", r.body);
+    char ra[16];
+    cr_assert(http_header_value(&r, "Retry-After", ra, sizeof ra));
+    cr_assert_geq(took, 280000, "answered after %lld us, before acquire_timeout", (long long)took);
+    cr_assert_lt(took, 1300000, "answered after %lld us", (long long)took);
+    http_result_free(&r);
+    cr_assert_eq(stuck.status, 200, "the blocked request completes once the lock goes");
+    test_server_stop(&ts);
+    free(token);
+    free(url);
+}
