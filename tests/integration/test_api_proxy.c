@@ -186,7 +186,7 @@ Test(api_proxy, forwards_request_and_streams_response, .fini = stop_server)
     cr_expect_str_eq(r.body, "close-delimited body");
     expect_header(&r, "X-Upstream", "close");
     http_result_free(&r);
-    /* The connection stays usable after a re-chunked body: curl reuses it for the next one. */
+    /* The upstream keeps working after re-chunked and close-delimited bodies. */
     request("GET", "/api/echo", NULL, NULL, &r);
     cr_expect_eq(r.status, 201);
     http_result_free(&r);
