@@ -274,3 +274,29 @@ Test(api_nodb, unreachable_database_is_503, .fini = stop_server)
     cr_expect_eq(r.status, 503);
     http_result_free(&r);
 }
+
+/* Two requests on one keep-alive connection: the re-chunked body must end exactly where the
+ * chunked framing says, or the second response would be garbled. */
+Test(api_proxy, rechunked_body_keeps_the_connection_usable, .fini = stop_server)
+{
+    start_with_upstream(upstream_start(true));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server.port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    const char *requests = "GET /api/chunked HTTP/1.1\r\nHost: t\r\n\r\n"
+                           "GET /api/close HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    cr_assert_eq(write(fd, requests, strlen(requests)), (ssize_t)strlen(requests));
+    char buf[16384];
+    size_t len = 0;
+    for (ssize_t n; len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0;)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fd);
+    const char *first_body = strstr(buf, "\r\n\r\n");
+    cr_assert(first_body, "%s", buf);
+    cr_expect(strstr(buf, "Transfer-Encoding: chunked\r\n"), "%s", buf);
+    const char *expected = "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\nHTTP/1.1 200";
+    cr_expect_eq(strncmp(first_body + 4, expected, strlen(expected)), 0, "framing: %s", first_body + 4);
+    cr_expect(strstr(buf, "\r\n\r\nclose-delimited body"), "%s", buf);
+}
