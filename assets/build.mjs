@@ -92,7 +92,7 @@ async function main() {
   const theme = await emit('theme', '.js', await bundle('src/theme.js', { format: 'iife' }));
   const css = await emit('app', '.css', await bundle('styles/app.css', {}));
 
-  const hero = images['dune.jpg'];
+  const hero = images['dandelion.jpg'];
   const values = {
     js: '/' + js, css: '/' + css, theme: '/' + theme,
     heroSrc: imageUrl(hero, 640),
