@@ -42,15 +42,17 @@ static int probe(const char *name, struct image_info *info, char *reason)
     return st;
 }
 
+static enum image_format sniff(const char *text) { return image_sniff((const uint8_t *)text, strlen(text)); }
+
 Test(image_decode, sniffing_by_content_not_name)
 {
-    cr_assert_eq(image_sniff((const uint8_t *)"", 0), IMAGE_FORMAT_NONE);
-    cr_assert_eq(image_sniff((const uint8_t *)"this is plain text", 18), IMAGE_FORMAT_NONE);
-    cr_assert_eq(image_sniff((const uint8_t *)"\xEF\xBB\xBF <svg xmlns=''/>", 22), IMAGE_FORMAT_SVG);
-    cr_assert_eq(image_sniff((const uint8_t *)"<?xml version='1.0'?><svg/>", 27), IMAGE_FORMAT_SVG);
-    cr_assert_eq(image_sniff((const uint8_t *)"<?xml version='1.0'?><html/>", 28), IMAGE_FORMAT_NONE);
-    cr_assert_eq(image_sniff((const uint8_t *)"GIF89a....", 10), IMAGE_FORMAT_GIF);
-    cr_assert_eq(image_sniff((const uint8_t *)"\xFF\xD8\xFF\xE0", 4), IMAGE_FORMAT_JPEG);
+    cr_assert_eq(sniff(""), IMAGE_FORMAT_NONE);
+    cr_assert_eq(sniff("this is plain text"), IMAGE_FORMAT_NONE);
+    cr_assert_eq(sniff("\xEF\xBB\xBF <svg xmlns=''/>"), IMAGE_FORMAT_SVG);
+    cr_assert_eq(sniff("<?xml version='1.0'?><svg/>"), IMAGE_FORMAT_SVG);
+    cr_assert_eq(sniff("<?xml version='1.0'?><html/>"), IMAGE_FORMAT_NONE);
+    cr_assert_eq(sniff("GIF89a...."), IMAGE_FORMAT_GIF);
+    cr_assert_eq(sniff("\xFF\xD8\xFF\xE0"), IMAGE_FORMAT_JPEG);
 }
 
 Test(image_decode, probe_reads_size_alpha_animation_and_orientation_from_headers)
