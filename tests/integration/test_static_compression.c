@@ -552,3 +552,17 @@ Test(static_compression, development_serves_maps_and_trailers, .init = init_dev)
     http_result_free(&r);
     free(want);
 }
+
+Test(static_compression, types_limit_what_is_compressed)
+{
+    start_with("[compression]\ntypes = application/json\n", NULL);
+    struct http_result r;
+    cr_assert_eq(fetch("/assets/lib.js", "br, gzip", &r), 200);
+    cr_expect_null(hdr(&r, "Content-Encoding"), "JS is not in the list: its siblings are not used either");
+    cr_expect_null(hdr(&r, "Vary"));
+    http_result_free(&r);
+    cr_assert_eq(fetch("/data.json", "gzip", &r), 200);
+    cr_expect_str_eq(hdr(&r, "Content-Encoding"), "gzip");
+    cr_expect_str_eq(hdr(&r, "Vary"), "Accept-Encoding");
+    http_result_free(&r);
+}
