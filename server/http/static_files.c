@@ -150,6 +150,17 @@ static bool strips_trailer(const struct static_files *sf, const char *content_ty
                               strncmp(content_type, "text/css", 8) == 0);
 }
 
+/* "app.js.br" asked for by name: its bytes may still carry the trailer production hides. */
+static bool is_js_css_sibling(const struct static_files *sf, const char *rel)
+{
+    size_t n = strlen(rel);
+    if (n < 4 || n >= PATH_MAX || (!ends_with(rel, ".br") && !ends_with(rel, ".gz"))) return false;
+    char stem[PATH_MAX];
+    memcpy(stem, rel, n - 3);
+    stem[n - 3] = '\0';
+    return strips_trailer(sf, mime_type_for(stem));
+}
+
 static bool is_compressible(const struct static_files *sf, const char *content_type)
 {
     return sf->n_order > 0 && mime_type_in_list(content_type, sf->cfg->compression.types);
@@ -252,7 +263,8 @@ static int resolve_target(struct static_files *sf, struct http_exchange *ex, str
     t->root_len = res.root_len;
     t->has_extension = res.has_extension;
     t->trailing_slash = res.trailing_slash;
-    if (sf->production && sourcemap_is_map_path(target_rel(t))) return send_not_found(ex);
+    if (sf->production && (sourcemap_is_map_path(target_rel(t)) || is_js_css_sibling(sf, target_rel(t))))
+        return send_not_found(ex);
     if (stat(t->full, &t->st) == 0) {
         if (S_ISREG(t->st.st_mode)) return res.trailing_slash ? send_not_found(ex) : 0; /* "/a.js/" */
         if (!S_ISDIR(t->st.st_mode) || !path_check_inside(sf->real_root, t->full)) return send_not_found(ex);

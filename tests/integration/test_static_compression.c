@@ -461,8 +461,8 @@ static void expect_stripped(const char *path)
 static void expect_maps_hidden(void)
 {
     const char *maps[] = {"/assets/app.3f2a9c1d.js.map", "/assets/style.css.map", "/assets/app.3f2a9c1d.js.map.br",
-                          "/assets/app.3f2a9c1d.js.map.gz"};
-    for (int i = 0; i < 4; i++) {
+                          "/assets/app.3f2a9c1d.js.map.gz", "/assets/app.3f2a9c1d.js.br", "/assets/style.css.gz"};
+    for (int i = 0; i < 6; i++) {
         struct http_result r;
         cr_expect_eq(fetch(maps[i], "br", &r), 404, "%s", maps[i]);
         cr_expect_null(strstr(r.body, "mappings"));
