@@ -3,7 +3,8 @@
  *
  * Small batches keep each statement short (it walks sessions(expires_at) and locks only
  * the rows it deletes, skipping any another transaction holds), so requests never queue
- * behind the GC and a shutdown waits at most one batch. The GC borrows a pool connection
+ * behind the GC and a shutdown waits at most one batch; each batch also runs under
+ * statement_timeout. The GC borrows a pool connection
  * per batch and talks to it directly: its statements are not API statements and are not
  * counted in db_pool_statements_sent(). */
 #include "tessera/session_gc.h"
@@ -23,6 +24,7 @@ struct session_gc {
     struct db_pool *pool;
     int64_t interval_us;
     char batch[24];
+    char statement_timeout[24];       /* per batch, in ms */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -48,20 +50,39 @@ static bool gc_stopping(struct session_gc *gc)
     return s;
 }
 
-/* One batch. Returns rows deleted, or -1. */
+static bool exec_ok(PGconn *pg, const char *sql, int n, const char *const *values)
+{
+    PGresult *res = PQexecParams(pg, sql, n, NULL, values, NULL, NULL, 0);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok)
+        log_warn("session gc: %.*s", (int)strcspn(PQresultErrorMessage(res), "\n"), PQresultErrorMessage(res));
+    PQclear(res);
+    return ok;
+}
+
+/* One batch in its own short transaction, whose statement_timeout bounds the DELETE even
+ * where the connection carries none (PgBouncer mode). A failed batch leaves the transaction
+ * aborted; db_pool_release rolls it back. Returns rows deleted, or -1. */
 static long delete_one_batch(struct session_gc *gc)
 {
     struct db_conn *conn;
     if (db_pool_acquire(gc->pool, &conn) != DB_OK)
         return -1;
-    const char *values[1] = {gc->batch};
-    PGresult *res = PQexecParams(db_conn_pg(conn), delete_batch_sql, 1, NULL, values, NULL, NULL, 0);
+    PGconn *pg = db_conn_pg(conn);
+    const char *timeout[1] = {gc->statement_timeout};
+    const char *batch[1] = {gc->batch};
     long n = -1;
-    if (PQresultStatus(res) == PGRES_COMMAND_OK)
-        n = strtol(PQcmdTuples(res), NULL, 10);
-    else
-        log_warn("session gc: %.*s", (int)strcspn(PQresultErrorMessage(res), "\n"), PQresultErrorMessage(res));
-    PQclear(res);
+    if (exec_ok(pg, "BEGIN", 0, NULL) &&
+        exec_ok(pg, "SELECT set_config('statement_timeout', $1, true)", 1, timeout)) {
+        PGresult *res = PQexecParams(pg, delete_batch_sql, 1, NULL, batch, NULL, NULL, 0);
+        if (PQresultStatus(res) == PGRES_COMMAND_OK)
+            n = strtol(PQcmdTuples(res), NULL, 10);
+        else
+            log_warn("session gc: %.*s", (int)strcspn(PQresultErrorMessage(res), "\n"), PQresultErrorMessage(res));
+        PQclear(res);
+        if (n >= 0 && !exec_ok(pg, "COMMIT", 0, NULL))
+            n = -1;
+    }
     db_pool_release(gc->pool, conn);
     return n;
 }
@@ -124,6 +145,9 @@ struct session_gc *session_gc_start(const struct config *cfg, struct db_pool *po
     gc->pool = pool;
     gc->interval_us = cfg->database.gc_interval_ms * 1000;
     snprintf(gc->batch, sizeof gc->batch, "%lld", (long long)cfg->database.gc_batch);
+    /* database.statement_timeout, or 10 s when that is off: a batch never runs unbounded. */
+    int64_t timeout_ms = cfg->database.statement_timeout_ms > 0 ? cfg->database.statement_timeout_ms : 10000;
+    snprintf(gc->statement_timeout, sizeof gc->statement_timeout, "%lld", (long long)timeout_ms);
     pthread_mutex_init(&gc->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
