@@ -771,3 +771,30 @@ Test(images, images_build_warms_the_cache_for_later_hits)
     cr_assert_eq(metric(&s, "tessera_image_transcodes_total"), 0);
     site_finish(&s);
 }
+
+Test(images, hashed_names_are_immutable_and_head_has_no_body)
+{
+    struct site s;
+    site_prepare(&s);
+    char from[200], to[200];
+    snprintf(from, sizeof from, "%s/orient-1.jpg", s.www);
+    snprintf(to, sizeof to, "%s/hero.3f9a2b1c.jpg", s.www);
+    cr_assert_eq(link(from, to), 0);
+    site_start(&s, "ttl = 1h");
+    struct http_result r;
+    get_image(&s, "url=/hero.3f9a2b1c.jpg&w=32&q=75", "image/webp", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(header(&r, "Cache-Control"), "public, max-age=3600, immutable");
+    cr_assert_str_eq(header(&r, "Content-Disposition"), "inline; filename=\"hero.3f9a2b1c.webp\"");
+    size_t len = r.body_len;
+    http_result_free(&r);
+    char url[256];
+    snprintf(url, sizeof url, "%s/_image?url=/hero.3f9a2b1c.jpg&w=32&q=75", s.ts.base_url);
+    cr_assert_eq(http_do("HEAD", url, (const char *[]){"Accept: image/webp", NULL}, NULL, 0, &r), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(r.body_len, 0);
+    cr_assert_eq(strtoul(header(&r, "Content-Length"), NULL, 10), len);
+    cr_assert_str_eq(header(&r, "X-Cache"), "HIT");
+    http_result_free(&r);
+    site_finish(&s);
+}
