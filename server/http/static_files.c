@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #define STREAM_CHUNK (64 * 1024)
 #define INLINE_BODY_MAX (32 * 1024)   /* larger cached bodies are written without a copy */
 #define PRIVATE_ENTRY_MAX (64LL * 1024 * 1024) /* production JS/CSS above cache_file_max */
+#define STALE_MEMORY 256                        /* stale siblings remembered as already logged */
 
 struct static_files {
     const struct config *cfg;
@@ -41,6 +43,9 @@ struct static_files {
     int n_order;
     bool production;
     atomic_uint_fast64_t hits, misses, streamed, compressed, stale_siblings;
+    pthread_mutex_t stale_lock;    /* guards the stale-sibling log memory below */
+    uint64_t stale_seen[STALE_MEMORY];
+    unsigned stale_next;
 };
 
 /* A request's file, once the path is safe. */
@@ -71,12 +76,14 @@ struct static_files *static_files_create(const struct config *cfg)
     if (cfg->compression.enabled) sf->n_order = negotiate_parse_order(cfg->compression.encodings, sf->order, 2);
     sf->cache = file_cache_create((size_t)cfg->static_files.cache_bytes, (size_t)cfg->compression.cache_bytes);
     if (!sf->cache) { free(sf); return NULL; }
+    pthread_mutex_init(&sf->stale_lock, NULL);
     return sf;
 }
 
 void static_files_free(struct static_files *sf)
 {
     if (!sf) return;
+    pthread_mutex_destroy(&sf->stale_lock);
     file_cache_free(sf->cache);
     free(sf);
 }
@@ -347,6 +354,24 @@ static bool rep_prepare(struct fc_entry *e, enum encoding enc, const char *cache
     return ok && rep->headers && rep->headers_304;
 }
 
+/* Logs a stale sibling once per (sibling, file) version, however often entries are rebuilt
+ * or evicted; the memory is a small ring, so a flood of stale files costs a bounded log. */
+static void note_stale_sibling(struct static_files *sf, const char *rel, const struct stat *st,
+                               const struct fc_entry *e)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = rel; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h ^= (uint64_t)mtime_ns(st) * 31 + (uint64_t)e->stamp.mtime_ns;
+    bool seen = false;
+    pthread_mutex_lock(&sf->stale_lock);
+    for (unsigned i = 0; i < STALE_MEMORY && !seen; i++) seen = sf->stale_seen[i] == h;
+    if (!seen) sf->stale_seen[sf->stale_next++ % STALE_MEMORY] = h;
+    pthread_mutex_unlock(&sf->stale_lock);
+    if (seen) return;
+    atomic_fetch_add(&sf->stale_siblings, 1);
+    log_warn("static: ignoring stale %s (older than %s)", rel, e->key);
+}
+
 /* A precompressed sibling, when it is fresh, inside the root, smaller, and (in production,
  * for JS/CSS) decodes to exactly the stripped identity bytes. Records what it saw. */
 static bool load_sibling(struct static_files *sf, struct fc_entry *e, const struct target *t, enum encoding enc)
@@ -358,8 +383,7 @@ static bool load_sibling(struct static_files *sf, struct fc_entry *e, const stru
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
     e->sibling[enc] = stamp_of(&st);
     if (mtime_ns(&st) < e->stamp.mtime_ns) {
-        atomic_fetch_add(&sf->stale_siblings, 1);
-        log_warn("static: ignoring stale %s (older than %s)", path + t->root_len + 1, target_rel(t));
+        note_stale_sibling(sf, path + t->root_len + 1, &st, e);
         return false;
     }
     const struct fc_rep *id = &e->rep[ENCODING_IDENTITY];

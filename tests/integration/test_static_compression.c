@@ -566,3 +566,27 @@ Test(static_compression, types_limit_what_is_compressed)
     cr_expect_str_eq(hdr(&r, "Vary"), "Accept-Encoding");
     http_result_free(&r);
 }
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay ? strstr(hay, needle) : NULL; p; p = strstr(p + 1, needle)) n++;
+    return n;
+}
+
+Test(static_compression, stale_sibling_is_logged_once)
+{
+    /* A cache too small for two files: stale.js is evicted and rebuilt between requests. */
+    start_with("cache_bytes = 6K\n", NULL);
+    const char *paths[] = {"/assets/stale.js", "/data.json", "/assets/stale.js", "/data.json", "/assets/stale.js"};
+    for (int i = 0; i < 5; i++) {
+        struct http_result r;
+        cr_assert_eq(fetch(paths[i], "br", &r), 200);
+        http_result_free(&r);
+    }
+    long rebuilt = metric("tessera_static_cache_misses_total");
+    cr_expect_geq(rebuilt, 5, "every request rebuilt its entry");
+    char *err = test_server_stderr(&site.server);
+    cr_expect_eq(count(err, "ignoring stale assets/stale.js.br"), 1, "%s", err ? err : "");
+    free(err);
+}
