@@ -798,3 +798,35 @@ Test(images, hashed_names_are_immutable_and_head_has_no_body)
     http_result_free(&r);
     site_finish(&s);
 }
+
+Test(images, a_source_edit_invalidates_and_max_source_bytes_applies)
+{
+    struct site s;
+    site_prepare(&s);
+    char path[200];
+    snprintf(path, sizeof path, "%s/noise.jpg", s.www);
+    write_noise_jpeg(path, 64, 40, 90, 4); /* well over 1 KB */
+    site_start(&s, NULL);
+    struct http_result r;
+    get_image(&s, "url=/noise.jpg&w=1080&q=75", "image/webp", &r);
+    cr_assert_str_eq(header(&r, "X-Cache"), "MISS");
+    http_result_free(&r);
+    write_noise_jpeg(path, 80, 40, 90, 4); /* an edit: new size and mtime */
+    get_image(&s, "url=/noise.jpg&w=1080&q=75", "image/webp", &r);
+    cr_assert_str_eq(header(&r, "X-Cache"), "MISS", "the old variant is not served for the new source");
+    struct pixels px;
+    decode_response(&r, &px);
+    cr_assert_eq(px.w, 80);
+    pixels_free(&px);
+    http_result_free(&r);
+    cr_assert_eq(test_server_stop(&s.ts), 0);
+    site_start(&s, "max_source_bytes = 1K");
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_gt(st.st_size, 1024);
+    get_image(&s, "url=/noise.jpg&w=32&q=75", "image/webp", &r); /* not cached yet */
+    cr_assert_eq(r.status, 422, "%s", r.body);
+    cr_assert(strstr(r.body, "max_source_bytes"), "%s", r.body);
+    http_result_free(&r);
+    site_finish(&s);
+}
