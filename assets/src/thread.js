@@ -11,7 +11,7 @@ const FETCH = 500;      // the API's largest page
 const MAX_PAGES = 10;   // bound on a single open: 5,000 messages
 
 export function renderThread(main, id, { list, user, onGone }) {
-  const state = { conv: list.find(id) || null, messages: [], shown: SHOW, more: false };
+  const state = { conv: list.find(id) || null, messages: [], shown: SHOW };
   const box = alertBox();
   const heading = h('h2', { class: 'title', tabindex: '-1' }, state.conv ? state.conv.title : 'Loading…');
   const actions = h('div', { class: 'actions' });
@@ -61,7 +61,12 @@ export function renderThread(main, id, { list, user, onGone }) {
     state.shown += SHOW;
     render(false);
     scroller.scrollTop = scroller.scrollHeight - before;  // keep the reader's place
-    focus(ol.firstElementChild);
+    // Focus stays on the button while there is more; after the last page it would vanish
+    // with the focus, so the first message takes it, without scrolling away.
+    if (earlier.hidden && ol.firstElementChild) {
+      ol.firstElementChild.tabIndex = -1;
+      ol.firstElementChild.focus({ preventScroll: true });
+    }
   }
 
   function item(m) {
