@@ -32,6 +32,7 @@
 #define STREAM_CHUNK (64 * 1024)
 #define INLINE_BODY_MAX (32 * 1024)   /* larger cached bodies are written without a copy */
 #define PRIVATE_ENTRY_MAX (64LL * 1024 * 1024) /* production JS/CSS above cache_file_max */
+#define LARGE_VARIANT_MAX (16LL * 1024 * 1024) /* larger files: siblings or identity only */
 #define STALE_MEMORY 256                        /* stale siblings remembered as already logged */
 
 struct static_files {
@@ -447,6 +448,27 @@ static struct fc_entry *entry_build(struct static_files *sf, const struct target
     return e;
 }
 
+/* A compressible file over static.cache_file_max: its identity stays on disk (streamed), only
+ * its compressed variants (siblings, or compressed here on first use) live in memory. */
+static struct fc_entry *entry_build_large(struct static_files *sf, const struct target *t)
+{
+    const char *rel = target_rel(t);
+    struct fc_entry *e = fc_entry_new(rel);
+    if (!e) return NULL;
+    e->stamp = stamp_of(&t->st);
+    e->mtime_s = (int64_t)t->st.st_mtim.tv_sec;
+    e->content_type = mime_type_for(rel);
+    e->vary = true;
+    e->rep[ENCODING_IDENTITY].len = (size_t)t->st.st_size;
+    char cc[64];
+    cache_control_for(sf, rel, cc, sizeof cc);
+    if (!rep_prepare(e, ENCODING_IDENTITY, cc)) { file_cache_release(sf->cache, e); return NULL; }
+    atomic_init(&e->state[ENCODING_IDENTITY], FC_READY);
+    plan_variants(sf, e, t, cc);
+    atomic_init(&e->siblings_checked_us, clock_monotonic_us());
+    return e;
+}
+
 /* True when the siblings seen at build time still look the same (checked once a second). */
 static bool siblings_unchanged(struct static_files *sf, struct fc_entry *e, const struct target *t)
 {
@@ -500,18 +522,70 @@ static struct fc_entry *entry_for(struct static_files *sf, const struct target *
         if (!cached) entry_keep_private(e);
         return e;
     }
-    /* A large JS/CSS file in production: its trailer can only be found in memory. */
-    if (!strips_trailer(sf, mime_type_for(target_rel(t))) || t->st.st_size > PRIVATE_ENTRY_MAX)
-        return NULL;
-    e = entry_build(sf, t, PRIVATE_ENTRY_MAX);
-    if (e) entry_keep_private(e);
+    const char *type = mime_type_for(target_rel(t));
+    if (strips_trailer(sf, type)) {
+        /* A large JS/CSS file in production: its trailer can only be found in memory. */
+        if (t->st.st_size > PRIVATE_ENTRY_MAX) return NULL;
+        e = entry_build(sf, t, PRIVATE_ENTRY_MAX);
+        if (e) entry_keep_private(e);
+        return e;
+    }
+    if (!is_compressible(sf, type) || t->st.st_size > LARGE_VARIANT_MAX) return NULL;
+    e = entry_build_large(sf, t);
+    if (!e) return NULL;
+    bool cached;
+    e = file_cache_put(sf->cache, e, &cached);
+    if (!cached) entry_keep_private(e);
     return e;
 }
 
 /* ------------------------------------------------------------------ representations */
 
-/* Compresses e's identity bytes for enc in memory. Exactly one thread does the work; the
- * others wait (bounded) for its result instead of compressing the same bytes again. */
+/* The identity bytes to compress: in the entry, or (large files, whose identity is streamed)
+ * read back from disk once, provided the file is still the version the entry describes. */
+static char *identity_bytes(struct static_files *sf, const struct fc_entry *e, bool *owned)
+{
+    *owned = false;
+    if (e->rep[ENCODING_IDENTITY].body) return e->rep[ENCODING_IDENTITY].body;
+    char path[PATH_MAX * 2];
+    snprintf(path, sizeof path, "%s/%s", sf->real_root, e->key);
+    struct stat st;
+    char *body = load_file(path, (size_t)LARGE_VARIANT_MAX, &st);
+    struct fc_stamp now = body ? stamp_of(&st) : no_file;
+    if (!body || !stamp_equal(&now, &e->stamp)) { free(body); return NULL; }
+    *owned = true;
+    return body;
+}
+
+/* Compresses e's identity bytes for enc with the on-the-fly settings; false when that
+ * fails, is not smaller, or does not fit compression.cache_bytes. */
+static bool compress_variant(struct static_files *sf, struct fc_entry *e, enum encoding enc)
+{
+    const struct config *cfg = sf->cfg;
+    size_t len = e->rep[ENCODING_IDENTITY].len;
+    bool owned;
+    char *plain = identity_bytes(sf, e, &owned);
+    if (!plain) return false;
+    int level = enc == ENCODING_BR ? (int)cfg->compression.brotli_quality : (int)cfg->compression.gzip_level;
+    struct strbuf out;
+    strbuf_init(&out);
+    bool ok = compress_buffer(enc, level, 0, plain, len, &out) == 0 && !out.failed && out.len < len &&
+              file_cache_charge(sf->cache, e, out.len);
+    if (owned) free(plain);
+    if (ok) {
+        char cc[64];
+        cache_control_for(sf, e->key, cc, sizeof cc);
+        e->rep[enc].body = strbuf_steal(&out, &e->rep[enc].len);
+        e->rep[enc].compressed_here = true;
+        ok = rep_prepare(e, enc, cc);
+        atomic_fetch_add(&sf->compressed, 1);
+    }
+    strbuf_free(&out);
+    return ok;
+}
+
+/* Exactly one thread compresses a variant; the others wait (bounded) for its result instead
+ * of compressing the same bytes again. */
 static bool variant_ready(struct static_files *sf, struct fc_entry *e, enum encoding enc)
 {
     int state = atomic_load(&e->state[enc]);
@@ -521,22 +595,7 @@ static bool variant_ready(struct static_files *sf, struct fc_entry *e, enum enco
     if (atomic_load(&e->state[enc]) == FC_PENDING) {
         atomic_store(&e->state[enc], FC_BUSY);
         pthread_mutex_unlock(&e->lock);
-        const struct config *cfg = sf->cfg;
-        const struct fc_rep *id = &e->rep[ENCODING_IDENTITY];
-        int level = enc == ENCODING_BR ? (int)cfg->compression.brotli_quality : (int)cfg->compression.gzip_level;
-        struct strbuf out;
-        strbuf_init(&out);
-        bool ok = compress_buffer(enc, level, 0, id->body, id->len, &out) == 0 && !out.failed &&
-                  out.len < id->len && file_cache_charge(sf->cache, e, out.len);
-        if (ok) {
-            char cc[64];
-            cache_control_for(sf, e->key, cc, sizeof cc);
-            e->rep[enc].body = strbuf_steal(&out, &e->rep[enc].len);
-            e->rep[enc].compressed_here = true;
-            ok = rep_prepare(e, enc, cc);
-            atomic_fetch_add(&sf->compressed, 1);
-        }
-        strbuf_free(&out);
+        bool ok = compress_variant(sf, e, enc);
         pthread_mutex_lock(&e->lock);
         atomic_store(&e->state[enc], ok ? FC_READY : FC_ABSENT);
         pthread_cond_broadcast(&e->done);
@@ -668,10 +727,10 @@ static bool sibling_usable(struct static_files *sf, const struct target *t, enum
 }
 
 static enum encoding stream_encoding(struct static_files *sf, struct http_exchange *ex, const struct target *t,
-                                     bool vary)
+                                     bool vary, bool identity_only)
 {
     unsigned available = 0;
-    if (vary && sf->cfg->compression.precompressed && !http_header(ex, "Range") &&
+    if (vary && !identity_only && sf->cfg->compression.precompressed && !http_header(ex, "Range") &&
         t->st.st_size >= sf->cfg->compression.min_length)
         for (enum encoding enc = ENCODING_GZIP; enc <= ENCODING_BR; enc++)
             if (offered(sf, enc) && sibling_usable(sf, t, enc)) available |= ENCODING_SET(enc);
@@ -705,14 +764,16 @@ static int stream_reply(struct static_files *sf, struct http_exchange *ex, const
     return out.status;
 }
 
-/* Files over static.cache_file_max: headers built per request, body read in chunks. */
-static int send_stream(struct static_files *sf, struct http_exchange *ex, const struct target *t)
+/* Files over static.cache_file_max: headers built per request, body read in chunks.
+ * identity_only: the representation was already chosen from a large entry. */
+static int send_stream(struct static_files *sf, struct http_exchange *ex, const struct target *t,
+                       bool identity_only)
 {
     atomic_fetch_add_explicit(&sf->streamed, 1, memory_order_relaxed);
     struct fc_entry e = {.key = (char *)target_rel(t), .mtime_s = (int64_t)t->st.st_mtim.tv_sec};
     e.content_type = mime_type_for(e.key);
     e.vary = is_compressible(sf, e.content_type);
-    enum encoding enc = stream_encoding(sf, ex, t, e.vary);
+    enum encoding enc = stream_encoding(sf, ex, t, e.vary, identity_only);
     if (enc == ENCODING_NONE) return send_page(ex, 406, "Not Acceptable", NULL, e.vary);
     char path[PATH_MAX + 4];
     snprintf(path, sizeof path, "%s%s", t->full, enc == ENCODING_IDENTITY ? "" : sibling_suffix(enc));
@@ -741,9 +802,10 @@ int static_files_handle(struct static_files *sf, struct http_exchange *ex)
     bool outside = false;
     struct fc_entry *e = entry_for(sf, &t, &outside);
     if (outside) return send_not_found(ex);
-    if (!e) return send_stream(sf, ex, &t);
+    if (!e) return send_stream(sf, ex, &t, false);
     enum encoding enc = choose_encoding(sf, ex, e);
     if (enc == ENCODING_NONE) status = send_page(ex, 406, "Not Acceptable", NULL, e->vary);
+    else if (!e->rep[enc].body) status = send_stream(sf, ex, &t, true); /* a large file's identity */
     else status = send_entry(ex, e, enc);
     file_cache_release(sf->cache, e);
     return status;

@@ -95,7 +95,7 @@ static const struct fixture_file files[] = {
     {"/small.txt", false, true},
     {"/image.png", false, false},
     {"/font.woff2", false, false},
-    {"/big.txt", false, true},
+    {"/big.txt", true, true},     /* over cache_file_max: identity streamed, variants in memory */
 };
 
 static const char *encodings[] = {
@@ -589,4 +589,42 @@ Test(static_compression, stale_sibling_is_logged_once)
     char *err = test_server_stderr(&site.server);
     cr_expect_eq(count(err, "ignoring stale assets/stale.js.br"), 1, "%s", err ? err : "");
     free(err);
+}
+
+Test(static_compression, large_file_variants_from_memory, .init = init_dev)
+{
+    size_t len;
+    char *want = site_read(&site, "big.txt", &len);
+    const char *aes[] = {"br", "gzip", "identity"};
+    char tags[3][128];
+    for (int i = 0; i < 3; i++) {
+        struct http_result r;
+        char e[32];
+        cr_assert_eq(fetch("/big.txt", aes[i], &r), 200);
+        expect_body(&r, want, len, "big.txt", e, sizeof e);
+        cr_expect_str_eq(e, i == 2 ? "" : aes[i]);
+        snprintf(tags[i], sizeof tags[i], "%s", hdr(&r, "ETag"));
+        http_result_free(&r);
+    }
+    cr_expect_str_neq(tags[0], tags[2]);
+    cr_expect_str_neq(tags[1], tags[2]);
+    for (int i = 0; i < 3; i++) {
+        char url[512], ae[64], inm[200];
+        snprintf(ae, sizeof ae, "Accept-Encoding: %s", aes[i]);
+        snprintf(inm, sizeof inm, "If-None-Match: %.127s", tags[i]);
+        const char *h[] = {ae, inm, NULL};
+        struct http_result r;
+        cr_assert_eq(http_get(site_url(&site, "/big.txt", url, sizeof url), h, &r), 0);
+        cr_expect_eq(r.status, 304, "%s", aes[i]);
+        http_result_free(&r);
+    }
+    char url[512];
+    const char *range[] = {"Accept-Encoding: br", "Range: bytes=500000-500009", NULL};
+    struct http_result r;
+    cr_assert_eq(http_get(site_url(&site, "/big.txt", url, sizeof url), range, &r), 0);
+    cr_expect_eq(r.status, 206);
+    cr_expect_null(hdr(&r, "Content-Encoding"));
+    cr_expect(r.body_len == 10 && memcmp(r.body, want + 500000, 10) == 0);
+    http_result_free(&r);
+    free(want);
 }
