@@ -5,7 +5,7 @@
  * user holds 20k, 205k messages (one conversation with 5k), 300k agent_logs. Each query is
  * checked with its literal values, and as a prepared statement the way a pooled connection
  * runs it. Point lookups are checked with the generic plan too. The lists are not: with an
- * average of 25-50 rows per (user, archived) the generic plan is a bitmap scan plus Sort, which
+ * average of about 50 rows per (user, archived) the generic plan is a bitmap scan plus Sort, which
  * for the 20k-row user sorts 18k rows per page. That is why the pool connects with
  * plan_cache_mode = force_custom_plan (db_pool.c), checked at the end of this test. */
 #include <criterion/criterion.h>
