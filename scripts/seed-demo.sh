@@ -1,7 +1,7 @@
 #!/bin/sh
 # seed-demo.sh — make run's demo data: the user demo@tessera.local (password generated once and
 # kept in var/demo-password), several conversations with messages, and preferences, all made
-# through tessera's own CLI and API. Re-runnable: existing data is left as it is.
+# through tessera's own CLI and API. Re-runnable: existing conversations are left as they are.
 # Needs DATABASE_URL (scripts/run.sh exports it) and a built $BUILD/tessera.
 set -eu
 BUILD=${BUILD:-build}
@@ -12,17 +12,22 @@ mkdir -p var
 
 "$bin" migrate --config config/tessera.ini >/dev/null
 
+# The password lives in var/demo-password: generated once (18 random bytes, base64 without
+# shell-hostile characters), then reused, so every run prints a password that works.
 if [ ! -s "$PWFILE" ]; then
-  # 18 random bytes as base64: 24 characters, no shell-hostile ones after the tr.
-  pw=$(head -c 18 /dev/urandom | base64 | tr '+/' 'xy')
-  if printf '%s\n' "$pw" | "$bin" user add "$EMAIL" --name "Demo User" --config config/tessera.ini >/dev/null 2>var/demo-user.err; then
-    (umask 077; printf '%s\n' "$pw" > "$PWFILE")
-  else
-    echo "seed-demo: could not create $EMAIL: $(cat var/demo-user.err)" >&2
-    echo "seed-demo: if it exists from an earlier run whose $PWFILE is gone, remove var/ to start afresh" >&2
-  fi
-  rm -f var/demo-user.err
+  (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' 'xy' > "$PWFILE")
 fi
+if ! "$bin" user add "$EMAIL" --name "Demo User" --config config/tessera.ini <"$PWFILE" >/dev/null 2>var/demo-user.err; then
+  # Already there (an earlier run, perhaps with a lost password file): make the password
+  # the one in the file rather than print one that would not work.
+  if ! "$bin" user add "$EMAIL" --update-password --config config/tessera.ini <"$PWFILE" >/dev/null 2>>var/demo-user.err; then
+    echo "seed-demo: could not create or update $EMAIL:" >&2
+    cat var/demo-user.err >&2
+    rm -f var/demo-user.err
+    exit 1
+  fi
+fi
+rm -f var/demo-user.err
 
 # A private server on a free loopback port, only for the seeding.
 log=$(mktemp /tmp/tessera-seed-XXXXXX.log)
