@@ -34,10 +34,11 @@ url=$(PG_FAST=1 sh "$top/scripts/pg.sh" start)
 psql_() { sh "$top/scripts/pg.sh" psql -qAtX "$@"; }
 
 # -------------------------------------------------------------- the old-way server
-cc -O2 -std=c17 -D_GNU_SOURCE -I"$top/include" $(pkg-config --cflags libpq jansson) \
+# Linked like tessera itself: the Makefile's package list, so a library added there is here too.
+pkgs=$(sed -n 's/^PKGS *:= *//p' "$top/Makefile")
+cc -O2 -std=c17 -D_GNU_SOURCE -I"$top/include" $(pkg-config --cflags $pkgs) \
   -o "$dir/put_two_statements" "$top/tests/bench/api/put_two_statements.c" "$top/$BUILD/libtessera.a" \
-  -lcivetweb $(pkg-config --libs zlib libbrotlienc libbrotlidec libwebp libwebpdemux libwebpmux libavif libpng libjpeg libpq inih jansson libargon2) \
-  -lexif -lpthread -lm
+  -lcivetweb $(pkg-config --libs $pkgs) -lpthread -lm
 
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 P_T=$(port); P_OLD=$(port)
