@@ -247,7 +247,10 @@ Test(static, directories_and_spa_fallback)
     http_result_free(&r);
 }
 
-Test(static, spa_fallback_can_be_turned_off, .init = NULL)
+/* Tests that need their own configuration: a suite without the default server. */
+TestSuite(static_config, .fini = stop);
+
+Test(static_config, spa_fallback_can_be_turned_off)
 {
     cr_assert_eq(static_site_create(&site), 0);
     cr_assert_eq(static_site_start(&site, "spa_fallback = off\n", NULL), 0);
@@ -278,7 +281,7 @@ Test(static, never_outside_the_root)
     http_result_free(&r);
 }
 
-Test(static, well_known_when_configured, .init = NULL)
+Test(static_config, well_known_when_configured)
 {
     cr_assert_eq(static_site_create(&site), 0);
     cr_assert_eq(static_site_start(&site, "well_known = on\n", NULL), 0);
