@@ -20,7 +20,11 @@ done
 
 dir=$(mktemp -d /tmp/tessera-bench-static-XXXXXX)
 pids=""
-cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$dir"; }
+cleanup() {
+  for p in $pids; do kill "$p" 2>/dev/null || true; done
+  for p in $pids; do wait "$p" 2>/dev/null || true; done # nginx removes its pid file on the way out
+  rm -rf "$dir"
+}
 trap cleanup EXIT INT TERM
 mkdir -p "$dir/www" "$dir/www-nosib"
 chmod 755 "$dir" "$dir/www" "$dir/www-nosib" # nginx workers run as another user
