@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -34,6 +35,23 @@ static int check_listen(const char *value, const char **why)
         *why = "expected HOST:PORT, e.g. 127.0.0.1:8080";
         return -1;
     }
+    return 0;
+}
+
+/* Empty, or something libpq can parse: a bad URL is a configuration error (exit 2) at start,
+ * not a connect failure found later. libpq's own message says what is wrong. */
+static int check_database_url(const char *value, const char **why)
+{
+    if (!*value)
+        return 0;
+    char *message = NULL;
+    PQconninfoOption *options = PQconninfoParse(value, &message);
+    PQfreemem(message); /* libpq's text quotes the value, which may hold a password */
+    if (!options) {
+        *why = "not a valid libpq connection URL or key=value string";
+        return -1;
+    }
+    PQconninfoFree(options);
     return 0;
 }
 
@@ -102,7 +120,7 @@ static const struct key_def keys[] = {
     {"images", "avif_speed", T_INT, OFF(images.avif_speed), "8", 0, 10, NULL, NULL, NULL},
     {"images", "webp_method", T_INT, OFF(images.webp_method), "4", 0, 6, NULL, NULL, NULL},
 
-    {"database", "url", T_STRING, OFF(database.url), "", 0, 0, NULL, "DATABASE_URL", NULL},
+    {"database", "url", T_STRING, OFF(database.url), "", 0, 0, NULL, "DATABASE_URL", check_database_url},
     {"database", "pool_max", T_INT, OFF(database.pool_max), "20", 1, 1000, NULL, "DB_POOL_MAX", NULL},
     {"database", "idle_timeout", T_DURATION, OFF(database.idle_timeout_ms), "30s", 0, 86400 * SEC, NULL, "DB_IDLE_TIMEOUT", NULL},
     {"database", "connect_timeout", T_DURATION, OFF(database.connect_timeout_ms), "5s", 100, 600 * SEC, NULL, "DB_CONNECT_TIMEOUT", NULL},
@@ -330,8 +348,10 @@ int config_set(struct config *cfg, const char *section, const char *key, const c
     char scratch[160];
     const char *why = NULL;
     if (apply_value(cfg, k, value, scratch, sizeof scratch, &why) < 0) {
+        /* Connection strings and secrets are not echoed: they may hold passwords. */
+        bool secret = k->check == check_database_url || strstr(k->name, "secret") != NULL;
         if (err)
-            fprintf(err, "%s:%d: %s: %s (got \"%s\")\n", origin, line, key, why, value);
+            fprintf(err, "%s:%d: %s: %s (got \"%s\")\n", origin, line, key, why, secret ? "<not shown>" : value);
         return -1;
     }
     return 0;

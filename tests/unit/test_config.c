@@ -96,6 +96,9 @@ Test(config, rejects_bad_lists_and_listen)
     cr_assert_eq(config_set(&cfg, "api", "upstream", "http://127.0.0.1:9/x", "t", 1, NULL), -1);
     cr_assert_eq(config_set(&cfg, "api", "upstream", "http://127.0.0.1:9", "t", 1, NULL), 0);
     cr_assert_eq(config_set(&cfg, "database", "gc_batch", "0", "t", 1, NULL), -1);
+    cr_assert_eq(config_set(&cfg, "database", "url", "postgresql:///db?nosuchoption=1", "t", 1, NULL), -1);
+    cr_assert_eq(config_set(&cfg, "database", "url", "host=/tmp dbname", "t", 1, NULL), -1);
+    cr_assert_eq(config_set(&cfg, "database", "url", "postgresql:///tessera?host=/tmp/s&user=tessera", "t", 1, NULL), 0);
     config_free(&cfg);
 }
 
