@@ -38,7 +38,19 @@ int auth_password_hash(const char *password, char *encoded, size_t size);
  * and wrong password take about the same time; the answer is then false. */
 bool auth_password_verify(const char *encoded, const char *password);
 
+/* Bounds concurrent password verifications: one argon2id verify holds 19 MiB and about 30 ms
+ * of a CPU, so an unbounded burst of sign-ins on 128 workers could take gigabytes.
+ * slots <= 0 means the number of CPUs. */
+struct auth_gate;
+struct auth_gate *auth_gate_create(int slots);
+void auth_gate_free(struct auth_gate *gate);
+/* Takes a slot, waiting at most wait_ms; false when none came free in time. */
+bool auth_gate_enter(struct auth_gate *gate, int wait_ms);
+void auth_gate_leave(struct auth_gate *gate);
+
 /* POST /api/auth/sign-in, POST /api/auth/sign-out, GET /api/me.
+ * Sign-in waits at most AUTH_GATE_WAIT_MS for a verification slot, then answers 503 busy.
  * Returns the status sent, or 0 when `ex->path` is none of them. */
-int auth_routes_handle(struct db_pool *pool, const struct config *cfg, struct http_exchange *ex);
+int auth_routes_handle(struct db_pool *pool, const struct config *cfg, struct auth_gate *gate,
+                       struct http_exchange *ex);
 #endif

@@ -21,6 +21,7 @@
 struct api {
     struct api_context ctx;
     struct proxy *proxy;            /* NULL without api.upstream */
+    struct auth_gate *auth_gate;    /* bounds concurrent password verifications */
     atomic_uint_fast64_t health_down;
 };
 
@@ -35,9 +36,15 @@ struct api *api_create(const struct config *cfg, struct db_pool *pool)
     api->ctx.pool = pool;
     const char *secret = cfg->api.cursor_secret[0] ? cfg->api.cursor_secret : cfg->database.url;
     cursor_key_derive(&api->ctx.cursor_key, secret);
+    api->auth_gate = auth_gate_create(0);
+    if (!api->auth_gate) {
+        free(api);
+        return NULL;
+    }
     if (cfg->api.upstream[0]) {
         api->proxy = proxy_create(cfg->api.upstream, cfg->api.upstream_timeout_ms, cfg->api.max_body);
         if (!api->proxy) {
+            auth_gate_free(api->auth_gate);
             free(api);
             return NULL;
         }
@@ -51,6 +58,7 @@ void api_free(struct api *api)
         return;
     if (api->proxy)
         proxy_free(api->proxy);
+    auth_gate_free(api->auth_gate);
     free(api);
 }
 
@@ -87,7 +95,7 @@ static bool path_is_owned(const char *path)
 
 int api_handle(struct api *api, struct http_exchange *ex)
 {
-    int status = auth_routes_handle(api->ctx.pool, api->ctx.cfg, ex);
+    int status = auth_routes_handle(api->ctx.pool, api->ctx.cfg, api->auth_gate, ex);
     if (status)
         return status;
     if ((status = preferences_handle(&api->ctx, ex)))

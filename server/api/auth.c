@@ -6,12 +6,16 @@
 #include <argon2.h>
 #include <civetweb.h>
 #include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tessera/api_request.h"
 #include "tessera/db_pool.h"
@@ -371,7 +375,67 @@ static int reply_method_not_allowed(struct http_exchange *ex, const char *allow)
     return 405;
 }
 
-int auth_routes_handle(struct db_pool *pool, const struct config *cfg, struct http_exchange *ex)
+struct auth_gate {
+    sem_t slots;
+};
+
+struct auth_gate *auth_gate_create(int slots)
+{
+    if (slots <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        slots = cpus > 0 ? (int)cpus : 1;
+    }
+    struct auth_gate *gate = malloc(sizeof *gate);
+    if (!gate || sem_init(&gate->slots, 0, (unsigned)slots) != 0) {
+        free(gate);
+        return NULL;
+    }
+    return gate;
+}
+
+void auth_gate_free(struct auth_gate *gate)
+{
+    if (!gate)
+        return;
+    sem_destroy(&gate->slots);
+    free(gate);
+}
+
+#define AUTH_GATE_WAIT_MS 2000
+
+bool auth_gate_enter(struct auth_gate *gate, int wait_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    while (sem_timedwait(&gate->slots, &deadline) != 0)
+        if (errno != EINTR)
+            return false;
+    return true;
+}
+
+void auth_gate_leave(struct auth_gate *gate) { sem_post(&gate->slots); }
+
+/* Sign-in holds a verification slot for its whole run (body, lookup, verify, insert). */
+static int handle_sign_in_gated(struct db_pool *pool, const struct config *cfg, struct auth_gate *gate,
+                                struct http_exchange *ex)
+{
+    if (!gate)
+        return handle_sign_in(pool, cfg, ex);
+    if (!auth_gate_enter(gate, AUTH_GATE_WAIT_MS))
+        return reply_json_error(ex, 503, "busy", "too many sign-ins at once; retry shortly", NULL);
+    int status = handle_sign_in(pool, cfg, ex);
+    auth_gate_leave(gate);
+    return status;
+}
+
+int auth_routes_handle(struct db_pool *pool, const struct config *cfg, struct auth_gate *gate,
+                       struct http_exchange *ex)
 {
     static const struct {
         const char *path, *method;
@@ -389,6 +453,8 @@ int auth_routes_handle(struct db_pool *pool, const struct config *cfg, struct ht
             return reply_method_not_allowed(ex, routes[i].method);
         if (!pool)
             return reply_db_status(ex, DB_UNAVAILABLE);
+        if (routes[i].handle == handle_sign_in)
+            return handle_sign_in_gated(pool, cfg, gate, ex);
         return routes[i].handle(pool, cfg, ex);
     }
     return 0;

@@ -88,3 +88,17 @@ Test(auth_email, trimmed_and_lowercased)
     auth_email_normalize("averyveryverylongaddress@example.com", out, 8);
     cr_assert_str_eq(out, "averyve", "bounded by the buffer");
 }
+
+Test(auth_gate, bounds_concurrent_holders)
+{
+    struct auth_gate *gate = auth_gate_create(2);
+    cr_assert_not_null(gate);
+    cr_assert(auth_gate_enter(gate, 10));
+    cr_assert(auth_gate_enter(gate, 10));
+    cr_assert_not(auth_gate_enter(gate, 10), "a third holder must not get in while two hold slots");
+    auth_gate_leave(gate);
+    cr_assert(auth_gate_enter(gate, 10), "a released slot is free again");
+    auth_gate_leave(gate);
+    auth_gate_leave(gate);
+    auth_gate_free(gate);
+}
