@@ -16,14 +16,20 @@ export const CHROMIUM_ARGS = [
 // also removes the profile.
 export async function launch({ viewport = { width: 1280, height: 800 }, deviceScaleFactor = 1 } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'tessera-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport,
-    deviceScaleFactor,
-    timeout: 30_000,
-  });
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport,
+      deviceScaleFactor,
+      timeout: 30_000,
+    });
+  } catch (err) {
+    rmSync(profile, { recursive: true, force: true });
+    throw err;
+  }
   return {
     context,
     async close() {
