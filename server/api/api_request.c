@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "tessera/percent.h"
+#include "tessera/request_body.h"
 #include "tessera/strbuf.h"
 
 static bool is_json_content_type(const char *value)
@@ -15,26 +17,6 @@ static bool is_json_content_type(const char *value)
         return false;
     size_t n = strlen("application/json");
     return strncasecmp(value, "application/json", n) == 0 && (value[n] == '\0' || value[n] == ';' || value[n] == ' ');
-}
-
-/* Reads at most max_body + 1 bytes so an oversize body is detected without reading it all. */
-static int read_body(struct http_exchange *ex, size_t max_body, struct strbuf *out)
-{
-    long long declared = ex->req->content_length;
-    if (declared > (long long)max_body)
-        return 413;
-    char chunk[8192];
-    for (;;) {
-        int n = mg_read(ex->conn, chunk, sizeof chunk);
-        if (n < 0)
-            return 400;
-        if (n == 0)
-            break;
-        strbuf_append(out, chunk, (size_t)n);
-        if (out->len > max_body)
-            return 413;
-    }
-    return out->failed ? 500 : 0;
 }
 
 static const char *type_name(enum api_field_type t)
@@ -68,7 +50,7 @@ json_t *api_read_json_object(struct http_exchange *ex, size_t max_body, const st
     }
     struct strbuf body;
     strbuf_init(&body);
-    int status = read_body(ex, max_body, &body);
+    int status = request_body_read(ex, max_body, &body);
     if (status) {
         strbuf_free(&body);
         if (status == 413)
@@ -135,33 +117,10 @@ bool api_same_origin(const struct http_exchange *ex)
     return after_scheme && strcasecmp(after_scheme + 3, host) == 0;
 }
 
-static int hex_value(char c)
+/* Percent-decodes a path segment or query value; '+' stays '+'. */
+static bool percent_decode_exact(const char *s, size_t len, char *out, size_t size)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes [s, s+len) into out; '+' stays '+'. False on a bad escape, NUL or overflow. */
-static bool percent_decode(const char *s, size_t len, char *out, size_t size)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '%') {
-            if (i + 2 >= len) return false;
-            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-            if (hi < 0 || lo < 0) return false;
-            c = (char)(hi * 16 + lo);
-            if (c == '\0') return false;
-            i += 2;
-        }
-        if (n + 1 >= size) return false;
-        out[n++] = c;
-    }
-    out[n] = '\0';
-    return true;
+    return percent_decode(s, len, 0, out, size) >= 0;
 }
 
 bool api_path_segment(const char *path, const char *prefix, char *out, size_t size, const char **rest)
@@ -175,7 +134,7 @@ bool api_path_segment(const char *path, const char *prefix, char *out, size_t si
         return false;
     if (rest)
         *rest = seg + len;
-    return percent_decode(seg, len, out, size);
+    return percent_decode_exact(seg, len, out, size);
 }
 
 int api_query_lookup(const char *query, const char *name, char *out, size_t size)
@@ -184,7 +143,7 @@ int api_query_lookup(const char *query, const char *name, char *out, size_t size
     for (const char *p = query; p && *p;) {
         size_t len = strcspn(p, "&");
         if (len > name_len && p[name_len] == '=' && strncmp(p, name, name_len) == 0)
-            return percent_decode(p + name_len + 1, len - name_len - 1, out, size) ? 1 : -1;
+            return percent_decode_exact(p + name_len + 1, len - name_len - 1, out, size) ? 1 : -1;
         if (len == name_len && strncmp(p, name, name_len) == 0) {
             if (size) out[0] = '\0';
             return 1;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "tessera/api_request.h"
+#include "tessera/cpu.h"
 #include "tessera/db_pool.h"
 #include "tessera/log.h"
 #include "tessera/sha256.h"
@@ -381,10 +382,8 @@ struct auth_gate {
 
 struct auth_gate *auth_gate_create(int slots)
 {
-    if (slots <= 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        slots = cpus > 0 ? (int)cpus : 1;
-    }
+    if (slots <= 0)
+        slots = cpu_count_usable();
     struct auth_gate *gate = malloc(sizeof *gate);
     if (!gate || sem_init(&gate->slots, 0, (unsigned)slots) != 0) {
         free(gate);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "tessera/log.h"
+#include "tessera/request_body.h"
 
 enum { IO_ERROR = -1, IO_TIMEOUT = -2, HEAD_MAX = 16384 };
 
@@ -244,23 +245,6 @@ static void build_request_head(const struct proxy *p, struct http_exchange *ex, 
     strbuf_puts(out, "Connection: close\r\n\r\n");
 }
 
-/* A chunked request body has no length up front: it is read whole (at most max_body) and
- * sent with a Content-Length, which every upstream understands. Returns 0 or an HTTP status. */
-static int read_chunked_body(const struct proxy *p, struct http_exchange *ex, struct strbuf *body)
-{
-    char chunk[8192];
-    for (;;) {
-        int n = mg_read(ex->conn, chunk, sizeof chunk);
-        if (n < 0)
-            return 400;
-        if (n == 0)
-            return body->failed ? 500 : 0;
-        strbuf_append(body, chunk, (size_t)n);
-        if ((int64_t)body->len > p->max_body)
-            return 413;
-    }
-}
-
 /* Streams a Content-Length body from the client to the upstream. */
 static int send_length_body(int fd, struct http_exchange *ex, long long len, int64_t deadline_us)
 {
@@ -277,7 +261,8 @@ static int send_length_body(int fd, struct http_exchange *ex, long long len, int
     return 0;
 }
 
-/* Sends head and body. Returns 0, IO_ERROR, IO_TIMEOUT, or an HTTP status for a bad body. */
+/* Sends head and body. A chunked request body has no length up front: it is read whole
+ * (at most max_body) and sent with a Content-Length, which every upstream understands. Returns 0, IO_ERROR, IO_TIMEOUT, or an HTTP status for a bad body. */
 static int send_request(const struct proxy *p, struct http_exchange *ex, int fd, int64_t deadline_us)
 {
     long long length = ex->req->content_length;
@@ -287,7 +272,7 @@ static int send_request(const struct proxy *p, struct http_exchange *ex, int fd,
     strbuf_init(&body);
     int rc = 0;
     if (length < 0 && te && list_has_token(te, "chunked")) {
-        rc = read_chunked_body(p, ex, &body);
+        rc = request_body_read(ex, (size_t)p->max_body, &body);
         length = (long long)body.len;
     }
     if (rc == 0) {

@@ -5,6 +5,7 @@
  * kept), parallel (one worker per CPU pulling paths from a shared index). */
 #include "tessera/cli.h"
 #include "tessera/compress.h"
+#include "tessera/cpu.h"
 #include "tessera/sourcemap.h"
 
 #include <dirent.h>
@@ -435,19 +436,9 @@ static void *pc_worker(void *arg)
     return NULL;
 }
 
-/* The CPUs this process may run on (taskset, cgroup cpusets), not all the machine has. */
-static long pc_usable_cpus(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return cpus > 0 ? cpus : 1;
-}
-
 static int pc_thread_count(size_t files)
 {
-    long n = pc_usable_cpus();
+    long n = cpu_count_usable();
     if (n > PC_MAX_THREADS)
         n = PC_MAX_THREADS;
     if ((size_t)n > files)

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tessera/cpu.h"
 #include "tessera/image_cache.h"
 #include "tessera/image_encode.h"
 #include "tessera/image_transcode.h"
@@ -229,8 +230,7 @@ static int parse_args(struct build *b, int argc, char **argv, const char **dir)
 
 static int run_build(struct build *b)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int n = cpus > 0 ? (int)cpus : 1;
+    int n = cpu_count_usable();
     pthread_t threads[256];
     if (n > 256) n = 256;
     int started = 0;

@@ -8,35 +8,13 @@
 #include <string.h>
 #include <strings.h>
 
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+#include "tessera/percent.h"
 
-/* Form-decodes one query value into out; '+' is a space. Returns -1 on a bad escape or
- * when the value does not fit. */
-static int query_value_decode(const char *s, size_t n, char *out, size_t size)
+/* Form-decodes one query value ('+' is a space); -1 on a bad escape or when it does not fit.
+ * An encoded NUL is kept so that it is reported as a control character below. */
+static int percent_decode_form(const char *s, size_t n, char *out, size_t size)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%') {
-            if (i + 2 >= n) return -1;
-            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-            if (hi < 0 || lo < 0) return -1;
-            c = hi * 16 + lo;
-            i += 2;
-        }
-        if (o + 1 >= size) return -1;
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
-    return (int)o;
+    return percent_decode(s, n, PERCENT_PLUS_IS_SPACE | PERCENT_ALLOW_NUL, out, size);
 }
 
 struct raw_param { const char *value; size_t len; int count; };
@@ -107,7 +85,7 @@ const char *image_path_validate(const char *url, char *out, size_t size)
         int c = (unsigned char)url[i];
         bool encoded = false;
         if (c == '%') {
-            int hi = hex_value(url[i + 1]), lo = hi < 0 ? -1 : hex_value(url[i + 2]);
+            int hi = percent_hex_value((unsigned char)url[i + 1]), lo = hi < 0 ? -1 : percent_hex_value((unsigned char)url[i + 2]);
             if (hi < 0 || lo < 0) return "\"url\" parameter has a bad percent escape";
             c = hi * 16 + lo;
             encoded = true;
@@ -139,7 +117,7 @@ static const char *url_check(const struct raw_param *raw, struct image_params *o
     if (raw->count > 1) return "\"url\" parameter cannot be an array";
     if (raw->len > IMAGE_URL_MAX * 3) return "\"url\" parameter is too long";
     char decoded[IMAGE_URL_MAX + 2];
-    int n = query_value_decode(raw->value, raw->len, decoded, sizeof decoded);
+    int n = percent_decode_form(raw->value, raw->len, decoded, sizeof decoded);
     if (n < 0 && raw->len > IMAGE_URL_MAX) return "\"url\" parameter is too long";
     if (n < 0) return "\"url\" parameter has a bad percent escape";
     if (n > IMAGE_URL_MAX) return "\"url\" parameter is too long";

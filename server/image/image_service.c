@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tessera/cpu.h"
 #include "tessera/image_cache.h"
 #include "tessera/image_decode.h"
 #include "tessera/image_encode.h"
@@ -576,8 +577,7 @@ struct image_service *image_service_create(const struct config *cfg)
     if (svc->root_fd < 0 || !svc->root_real)
         log_warn("images: root %s is not usable (%s); /_image will answer 400", cfg->static_files.root, strerror(errno));
     svc->offered = image_formats_parse(cfg->images.formats);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    svc->cpus = cpus > 0 ? (int)cpus : 1;
+    svc->cpus = cpu_count_usable();
     svc->slots_max = svc->slots_free = cfg->images.max_concurrent > 0 ? (int)cfg->images.max_concurrent : svc->cpus;
     image_encode_fingerprint(svc->fingerprint, sizeof svc->fingerprint);
     pthread_mutex_init(&svc->lock, NULL);
