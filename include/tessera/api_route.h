@@ -24,6 +24,12 @@ struct api_context {
     struct cursor_key cursor_key;
 };
 
+/* The first CTE of every route statement: $1 is the session token's SHA-256 in hex, and `s`
+ * holds the user's id when the session is valid — so authentication costs no round trip of
+ * its own. */
+#define API_SESSION_CTE \
+    "WITH s AS (SELECT user_id FROM sessions WHERE token_hash = decode($1, 'hex') AND expires_at > now())"
+
 /* One authenticated request. */
 struct api_call {
     const struct api_context *ctx;

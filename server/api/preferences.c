@@ -9,13 +9,10 @@
 
 #include "tessera/api_request.h"
 
-#define SESSION_CTE \
-    "WITH s AS (SELECT user_id FROM sessions WHERE token_hash = decode($1, 'hex') AND expires_at > now())"
-
 /* Defaults FULL JOIN the user's rows: keys only the user has are kept too. */
 static const struct db_statement PREF_LIST = {
     "api_pref_list",
-    SESSION_CTE
+    API_SESSION_CTE
     " SELECT CASE WHEN EXISTS (SELECT 1 FROM s) THEN 200 ELSE 401 END,"
     " (SELECT coalesce(json_object_agg(coalesce(d.key, p.key),"
     "          CASE WHEN d.mutable = false THEN d.value ELSE coalesce(p.value, d.value) END"
@@ -30,7 +27,7 @@ static const struct db_statement PREF_LIST = {
  * locked user row. No returned row with a valid session therefore means 403. */
 static const struct db_statement PREF_PUT = {
     "api_pref_put",
-    SESSION_CTE
+    API_SESSION_CTE
     ", locked AS (SELECT 1 FROM preference_defaults WHERE key = $2 AND NOT mutable)"
     ", up AS (INSERT INTO preferences AS p (user_id, key, value)"
     "   SELECT user_id, $2, $3::jsonb FROM s WHERE NOT EXISTS (SELECT 1 FROM locked)"
@@ -45,7 +42,7 @@ static const struct db_statement PREF_PUT = {
 /* The main SELECT sees the table as it was before the DELETE (one snapshot). */
 static const struct db_statement PREF_DELETE = {
     "api_pref_delete",
-    SESSION_CTE
+    API_SESSION_CTE
     ", locked AS (SELECT 1 FROM preference_defaults WHERE key = $2 AND NOT mutable"
     "   UNION ALL SELECT 1 FROM preferences p, s WHERE p.user_id = s.user_id AND p.key = $2 AND NOT p.mutable)"
     ", del AS (DELETE FROM preferences p USING s"
