@@ -87,7 +87,8 @@ unit: $(BUILD)/unit-tests
 
 # ---------------------------------------------------------------- sanitizers and fuzzing
 asan:
-	@$(MAKE) --no-print-directory test BUILD=build-asan OPT=-O1 \
+	@LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	  $(MAKE) --no-print-directory test BUILD=build-asan OPT=-O1 \
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined"
 
