@@ -36,6 +36,9 @@ void api_call(struct api_fixture *f, const char *method, const char *path, const
 json_t *api_json(const struct http_result *r);
 /* The error code of an error body, or "" (static storage per call is not used: copies). */
 void api_error_code(const struct http_result *r, char *code, size_t size, char *field, size_t field_size);
+/* Expects an error answer: status, error code, the field when given, and Cache-Control: no-store. */
+void api_expect_error(struct api_fixture *f, const char *method, const char *path, const char *token,
+                      const char *json, long status, const char *code, const char *field);
 /* tessera_db_pool_statements_total from /metrics. */
 unsigned long long api_statements(struct api_fixture *f);
 /* Runs SQL on the direct connection; asserts success; returns the first value as long long. */

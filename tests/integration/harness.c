@@ -1,6 +1,7 @@
 /* harness — real processes, real sockets, real PostgreSQL; nothing mocked. */
 #include "harness.h"
 
+#include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -328,4 +329,17 @@ char *test_db_create(void)
     char *url = malloc(strlen(admin) + 80);
     snprintf(url, strlen(admin) + 80, "%.*s%s%s", (int)prefix, admin, name, q ? q : "");
     return url;
+}
+
+char *test_db_scalar(const char *url, const char *sql)
+{
+    PGconn *pg = PQconnectdb(url);
+    cr_assert_eq(PQstatus(pg), CONNECTION_OK, "%s", PQerrorMessage(pg));
+    PGresult *r = PQexec(pg, sql);
+    cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql,
+              PQerrorMessage(pg));
+    char *v = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(pg);
+    return v;
 }

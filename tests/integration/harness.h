@@ -49,6 +49,10 @@ const char *test_source_path(const char *relative, char *buf, size_t size);
 
 /* A fresh, empty database on the test PostgreSQL; returns its libpq URL (malloc'd). */
 char *test_db_create(void);
+/* The first column of the first row of sql run on url ("" when no row), malloc'd.
+ * Fails the current test when the connection or the statement fails. */
+char *test_db_scalar(const char *url, const char *sql);
+
 /* The admin URL of the test cluster (TESSERA_TEST_PG_URL), or NULL. */
 const char *test_pg_url(void);
 #endif

@@ -19,20 +19,6 @@ static json_t *call_json(struct api_fixture *f, const char *method, const char *
     return v;
 }
 
-static void expect_error(struct api_fixture *f, const char *method, const char *path, const char *token,
-                         const char *json, long status, const char *code, const char *field)
-{
-    struct http_result r;
-    api_call(f, method, path, token, json, NULL, &r);
-    cr_expect_eq(r.status, status, "%s %s: %ld %.200s", method, path, r.status, r.body);
-    char got[64], got_field[64];
-    api_error_code(&r, got, sizeof got, got_field, sizeof got_field);
-    cr_expect_str_eq(got, code, "%s %s", method, path);
-    if (field)
-        cr_expect_str_eq(got_field, field, "%s %s", method, path);
-    http_result_free(&r);
-}
-
 static char *create_conversation(struct api_fixture *f, const char *token, const char *title)
 {
     char body[256];
@@ -99,9 +85,9 @@ API_TEST(api, conversations_crud_and_messages)
     /* Delete: the messages go with it. */
     call_json(f, "DELETE", path, a, NULL, 204);
     cr_expect_eq(api_sql_int(f, "SELECT count(*) FROM messages"), 0);
-    expect_error(f, "GET", path, a, NULL, 404, "not_found", NULL);
-    expect_error(f, "DELETE", path, a, NULL, 404, "not_found", NULL);
-    expect_error(f, "POST", messages, a, "{\"role\":\"user\",\"content\":\"x\"}", 404, "not_found", NULL);
+    api_expect_error(f, "GET", path, a, NULL, 404, "not_found", NULL);
+    api_expect_error(f, "DELETE", path, a, NULL, 404, "not_found", NULL);
+    api_expect_error(f, "POST", messages, a, "{\"role\":\"user\",\"content\":\"x\"}", 404, "not_found", NULL);
     free(id);
 }
 
@@ -115,44 +101,44 @@ API_TEST(api, conversations_strict_input)
     snprintf(messages, sizeof messages, "%s/messages", path);
     unsigned long long before = api_statements(f);
 
-    expect_error(f, "POST", "/api/conversations", a, "{}", 400, "missing_field", "title");
-    expect_error(f, "POST", "/api/conversations", a, "{\"title\":5}", 400, "invalid_field", "title");
-    expect_error(f, "POST", "/api/conversations", a, "{\"title\":\"x\",\"pinned\":true}", 400, "unknown_field", "pinned");
-    expect_error(f, "POST", "/api/conversations", a, "{\"title\":\"x\"", 400, "invalid_json", NULL);
+    api_expect_error(f, "POST", "/api/conversations", a, "{}", 400, "missing_field", "title");
+    api_expect_error(f, "POST", "/api/conversations", a, "{\"title\":5}", 400, "invalid_field", "title");
+    api_expect_error(f, "POST", "/api/conversations", a, "{\"title\":\"x\",\"pinned\":true}", 400, "unknown_field", "pinned");
+    api_expect_error(f, "POST", "/api/conversations", a, "{\"title\":\"x\"", 400, "invalid_json", NULL);
     char *long_title = malloc(1100 + 32);
     snprintf(long_title, 1100 + 32, "{\"title\":\"%0*d\"}", 1025, 0);
-    expect_error(f, "POST", "/api/conversations", a, long_title, 400, "invalid_field", "title");
+    api_expect_error(f, "POST", "/api/conversations", a, long_title, 400, "invalid_field", "title");
     free(long_title);
-    expect_error(f, "PATCH", path, a, "{}", 400, "missing_field", NULL);
-    expect_error(f, "PATCH", path, a, "{\"archived\":\"yes\"}", 400, "invalid_field", "archived");
-    expect_error(f, "POST", messages, a, "{\"role\":\"robot\",\"content\":\"x\"}", 400, "invalid_field", "role");
-    expect_error(f, "POST", messages, a, "{\"role\":\"user\"}", 400, "missing_field", "content");
+    api_expect_error(f, "PATCH", path, a, "{}", 400, "missing_field", NULL);
+    api_expect_error(f, "PATCH", path, a, "{\"archived\":\"yes\"}", 400, "invalid_field", "archived");
+    api_expect_error(f, "POST", messages, a, "{\"role\":\"robot\",\"content\":\"x\"}", 400, "invalid_field", "role");
+    api_expect_error(f, "POST", messages, a, "{\"role\":\"user\"}", 400, "missing_field", "content");
     char *big = malloc(70 * 1024);
     snprintf(big, 70 * 1024, "{\"role\":\"user\",\"content\":\"%0*d\"}", 65537, 0);
-    expect_error(f, "POST", messages, a, big, 400, "invalid_field", "content");
+    api_expect_error(f, "POST", messages, a, big, 400, "invalid_field", "content");
     free(big);
     /* Malformed ids are 404 before any query. */
-    expect_error(f, "GET", "/api/conversations/not-a-uuid", a, NULL, 404, "not_found", NULL);
-    expect_error(f, "DELETE", "/api/conversations/123e4567-e89b-12d3-a456-42661417400", a, NULL, 404, "not_found", NULL);
-    expect_error(f, "GET", "/api/conversations/123e4567-e89b-12d3-a456-4266141740000/messages", a, NULL, 404,
+    api_expect_error(f, "GET", "/api/conversations/not-a-uuid", a, NULL, 404, "not_found", NULL);
+    api_expect_error(f, "DELETE", "/api/conversations/123e4567-e89b-12d3-a456-42661417400", a, NULL, 404, "not_found", NULL);
+    api_expect_error(f, "GET", "/api/conversations/123e4567-e89b-12d3-a456-4266141740000/messages", a, NULL, 404,
                  "not_found", NULL);
-    expect_error(f, "GET", "/api/conversations/%27%3B--/messages", a, NULL, 404, "not_found", NULL);
-    expect_error(f, "GET", "/api/conversations/123e4567-e89b-12d3-a456-426614174000/other", a, NULL, 404,
+    api_expect_error(f, "GET", "/api/conversations/%27%3B--/messages", a, NULL, 404, "not_found", NULL);
+    api_expect_error(f, "GET", "/api/conversations/123e4567-e89b-12d3-a456-426614174000/other", a, NULL, 404,
                  "not_found", NULL);
     /* Query parameters. */
-    expect_error(f, "GET", "/api/conversations?limit=0", a, NULL, 400, "invalid_parameter", "limit");
-    expect_error(f, "GET", "/api/conversations?limit=201", a, NULL, 400, "invalid_parameter", "limit");
-    expect_error(f, "GET", "/api/conversations?limit=2x", a, NULL, 400, "invalid_parameter", "limit");
-    expect_error(f, "GET", "/api/conversations?archived=maybe", a, NULL, 400, "invalid_parameter", "archived");
-    expect_error(f, "GET", "/api/conversations?cursor=abc", a, NULL, 400, "invalid_cursor", "cursor");
+    api_expect_error(f, "GET", "/api/conversations?limit=0", a, NULL, 400, "invalid_parameter", "limit");
+    api_expect_error(f, "GET", "/api/conversations?limit=201", a, NULL, 400, "invalid_parameter", "limit");
+    api_expect_error(f, "GET", "/api/conversations?limit=2x", a, NULL, 400, "invalid_parameter", "limit");
+    api_expect_error(f, "GET", "/api/conversations?archived=maybe", a, NULL, 400, "invalid_parameter", "archived");
+    api_expect_error(f, "GET", "/api/conversations?cursor=abc", a, NULL, 400, "invalid_cursor", "cursor");
     char url[400];
     snprintf(url, sizeof url, "%s?limit=501", messages);
-    expect_error(f, "GET", url, a, NULL, 400, "invalid_parameter", "limit");
+    api_expect_error(f, "GET", url, a, NULL, 400, "invalid_parameter", "limit");
     struct http_result r;
     api_call(f, "PUT", "/api/conversations", a, "{}", NULL, &r);
     cr_expect_eq(r.status, 405);
     http_result_free(&r);
-    expect_error(f, "GET", "/api/conversations", NULL, NULL, 401, "unauthorized", NULL);
+    api_expect_error(f, "GET", "/api/conversations", NULL, NULL, 401, "unauthorized", NULL);
     cr_expect_eq(api_statements(f), before, "rejected requests must not query");
 
     /* A cursor is tamper-checked and bound to its list. */
@@ -165,11 +151,11 @@ API_TEST(api, conversations_strict_input)
     snprintf(tampered, sizeof tampered, "%s", next);
     tampered[5] = tampered[5] == 'A' ? 'B' : 'A';
     snprintf(url, sizeof url, "/api/conversations?limit=2&cursor=%s", tampered);
-    expect_error(f, "GET", url, a, NULL, 400, "invalid_cursor", "cursor");
+    api_expect_error(f, "GET", url, a, NULL, 400, "invalid_cursor", "cursor");
     snprintf(url, sizeof url, "/api/conversations?archived=true&cursor=%s", next);
-    expect_error(f, "GET", url, a, NULL, 400, "invalid_cursor", "cursor");
+    api_expect_error(f, "GET", url, a, NULL, 400, "invalid_cursor", "cursor");
     snprintf(url, sizeof url, "%s?cursor=%s", messages, next);
-    expect_error(f, "GET", url, a, NULL, 400, "invalid_cursor", "cursor");
+    api_expect_error(f, "GET", url, a, NULL, 400, "invalid_cursor", "cursor");
     json_decref(page);
     free(id);
 }

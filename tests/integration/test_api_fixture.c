@@ -236,3 +236,20 @@ long long api_sql_int(struct api_fixture *f, const char *sql)
     PQclear(res);
     return v;
 }
+
+/* Expects an error answer: status, error code, the field when given, and no-store. */
+void api_expect_error(struct api_fixture *f, const char *method, const char *path, const char *token,
+                      const char *json, long status, const char *code, const char *field)
+{
+    struct http_result r;
+    api_call(f, method, path, token, json, NULL, &r);
+    cr_expect_eq(r.status, status, "%s %s: %ld %.200s", method, path, r.status, r.body);
+    char got[64], got_field[64];
+    api_error_code(&r, got, sizeof got, got_field, sizeof got_field);
+    cr_expect_str_eq(got, code, "%s %s", method, path);
+    if (field)
+        cr_expect_str_eq(got_field, field, "%s %s", method, path);
+    char cc[64];
+    cr_expect(http_header_value(&r, "Cache-Control", cc, sizeof cc) && strcmp(cc, "no-store") == 0);
+    http_result_free(&r);
+}

@@ -9,22 +9,6 @@
 
 #include "api_fixture.h"
 
-static void expect_error(struct api_fixture *f, const char *method, const char *path, const char *token,
-                         const char *json, long status, const char *code, const char *field)
-{
-    struct http_result r;
-    api_call(f, method, path, token, json, NULL, &r);
-    cr_expect_eq(r.status, status, "%s %s: %ld %.200s", method, path, r.status, r.body);
-    char got[64], got_field[64];
-    api_error_code(&r, got, sizeof got, got_field, sizeof got_field);
-    cr_expect_str_eq(got, code, "%s %s", method, path);
-    if (field)
-        cr_expect_str_eq(got_field, field, "%s %s", method, path);
-    char cc[64];
-    cr_expect(http_header_value(&r, "Cache-Control", cc, sizeof cc) && strcmp(cc, "no-store") == 0);
-    http_result_free(&r);
-}
-
 static json_t *get_preferences(struct api_fixture *f, const char *token)
 {
     struct http_result r;
@@ -83,8 +67,8 @@ API_TEST(api, preferences_merge_put_delete)
     json_decref(prefs);
 
     /* Immutable default: 403 for PUT and DELETE, and it wins even over a row put there. */
-    expect_error(f, "PUT", "/api/preferences/plan", a, "{\"value\":\"pro\"}", 403, "immutable", NULL);
-    expect_error(f, "DELETE", "/api/preferences/plan", a, NULL, 403, "immutable", NULL);
+    api_expect_error(f, "PUT", "/api/preferences/plan", a, "{\"value\":\"pro\"}", 403, "immutable", NULL);
+    api_expect_error(f, "DELETE", "/api/preferences/plan", a, NULL, 403, "immutable", NULL);
     api_sql_int(f, "INSERT INTO preferences (user_id, key, value) SELECT id, 'plan', '\"pro\"' FROM users"
                    " WHERE email = 'a@example.test'");
     prefs = get_preferences(f, a);
@@ -93,7 +77,7 @@ API_TEST(api, preferences_merge_put_delete)
 
     /* A user row locked by an operator is immutable too. */
     api_sql_int(f, "UPDATE preferences SET mutable = false WHERE key = 'nothing'");
-    expect_error(f, "PUT", "/api/preferences/nothing", a, "{\"value\":1}", 403, "immutable", NULL);
+    api_expect_error(f, "PUT", "/api/preferences/nothing", a, "{\"value\":1}", 403, "immutable", NULL);
 
     api_call(f, "DELETE", "/api/preferences/theme", a, NULL, NULL, &r);
     cr_expect_eq(r.status, 204);
@@ -113,29 +97,29 @@ API_TEST(api, preferences_strict_input)
     api_fixture_user(f, "a@example.test", a);
     unsigned long long before = api_statements(f);
     /* Bad keys never reach the database. */
-    expect_error(f, "PUT", "/api/preferences/Theme", a, "{\"value\":1}", 400, "invalid_key", "key");
-    expect_error(f, "PUT", "/api/preferences/1theme", a, "{\"value\":1}", 400, "invalid_key", "key");
-    expect_error(f, "PUT", "/api/preferences/th%20eme", a, "{\"value\":1}", 400, "invalid_key", "key");
-    expect_error(f, "DELETE", "/api/preferences/a%2Fb", a, NULL, 400, "invalid_key", "key");
+    api_expect_error(f, "PUT", "/api/preferences/Theme", a, "{\"value\":1}", 400, "invalid_key", "key");
+    api_expect_error(f, "PUT", "/api/preferences/1theme", a, "{\"value\":1}", 400, "invalid_key", "key");
+    api_expect_error(f, "PUT", "/api/preferences/th%20eme", a, "{\"value\":1}", 400, "invalid_key", "key");
+    api_expect_error(f, "DELETE", "/api/preferences/a%2Fb", a, NULL, 400, "invalid_key", "key");
     char long_key[128] = "/api/preferences/";
     memset(long_key + strlen(long_key), 'k', 65);
-    expect_error(f, "PUT", long_key, a, "{\"value\":1}", 400, "invalid_key", "key");
+    api_expect_error(f, "PUT", long_key, a, "{\"value\":1}", 400, "invalid_key", "key");
     long_key[strlen(long_key) - 1] = '\0'; /* 64 is allowed: checked below with a query */
     /* Bodies. */
-    expect_error(f, "PUT", "/api/preferences/theme", a, "{\"value\":", 400, "invalid_json", NULL);
-    expect_error(f, "PUT", "/api/preferences/theme", a, "[1]", 400, "invalid_json", NULL);
-    expect_error(f, "PUT", "/api/preferences/theme", a, "{}", 400, "missing_field", "value");
-    expect_error(f, "PUT", "/api/preferences/theme", a, "{\"value\":1,\"extra\":2}", 400, "unknown_field", "extra");
-    expect_error(f, "PUT", "/api/preferences/theme", a, "{\"value\":1,\"value\":2}", 400, "invalid_json", NULL);
+    api_expect_error(f, "PUT", "/api/preferences/theme", a, "{\"value\":", 400, "invalid_json", NULL);
+    api_expect_error(f, "PUT", "/api/preferences/theme", a, "[1]", 400, "invalid_json", NULL);
+    api_expect_error(f, "PUT", "/api/preferences/theme", a, "{}", 400, "missing_field", "value");
+    api_expect_error(f, "PUT", "/api/preferences/theme", a, "{\"value\":1,\"extra\":2}", 400, "unknown_field", "extra");
+    api_expect_error(f, "PUT", "/api/preferences/theme", a, "{\"value\":1,\"value\":2}", 400, "invalid_json", NULL);
     size_t big = 16 * 1024 + 16;
     char *json = malloc(big + 32);
     snprintf(json, big + 32, "{\"value\":\"%0*d\"}", (int)(16 * 1024 - 1), 0); /* 16 KiB + 1 serialized */
-    expect_error(f, "PUT", "/api/preferences/theme", a, json, 400, "invalid_field", "value");
+    api_expect_error(f, "PUT", "/api/preferences/theme", a, json, 400, "invalid_field", "value");
     free(json);
     size_t huge = 300 * 1024;
     json = malloc(huge + 32);
     snprintf(json, huge + 32, "{\"value\":\"%0*d\"}", (int)huge, 0);
-    expect_error(f, "PUT", "/api/preferences/theme", a, json, 413, "body_too_large", NULL);
+    api_expect_error(f, "PUT", "/api/preferences/theme", a, json, 413, "body_too_large", NULL);
     free(json);
     struct http_result r;
     const char *text_plain[] = {"Content-Type: text/plain", NULL};
@@ -148,22 +132,22 @@ API_TEST(api, preferences_strict_input)
     cr_expect_eq(r.status, 415);
     http_result_free(&r);
     /* No session at all: 401 without a query. */
-    expect_error(f, "GET", "/api/preferences", NULL, NULL, 401, "unauthorized", NULL);
-    expect_error(f, "PUT", "/api/preferences/theme", NULL, "{\"value\":1}", 401, "unauthorized", NULL);
+    api_expect_error(f, "GET", "/api/preferences", NULL, NULL, 401, "unauthorized", NULL);
+    api_expect_error(f, "PUT", "/api/preferences/theme", NULL, "{\"value\":1}", 401, "unauthorized", NULL);
     api_call(f, "POST", "/api/preferences", a, "{}", NULL, &r);
     cr_expect_eq(r.status, 405);
     http_result_free(&r);
     cr_expect_eq(api_statements(f), before, "rejected requests must not query");
 
     /* A well-formed token that matches no session: one query, 401. */
-    expect_error(f, "GET", "/api/preferences", "00000000000000000000000000000000000000000000000000000000000000aa",
+    api_expect_error(f, "GET", "/api/preferences", "00000000000000000000000000000000000000000000000000000000000000aa",
                  NULL, 401, "unauthorized", NULL);
     api_call(f, "PUT", long_key, a, "{\"value\":[]}", NULL, &r);
     cr_expect_eq(r.status, 200, "a 64-character key is valid: %.200s", r.body);
     http_result_free(&r);
     /* Expired session: 401. */
     api_sql_int(f, "UPDATE sessions SET expires_at = now() - interval '1 second'");
-    expect_error(f, "GET", "/api/preferences", a, NULL, 401, "unauthorized", NULL);
+    api_expect_error(f, "GET", "/api/preferences", a, NULL, 401, "unauthorized", NULL);
 }
 
 struct put_worker {

@@ -18,18 +18,6 @@ struct fixture {
     struct test_server ts;
 };
 
-static char *scalar(const char *url, const char *sql)
-{
-    PGconn *pg = PQconnectdb(url);
-    cr_assert_eq(PQstatus(pg), CONNECTION_OK);
-    PGresult *r = PQexec(pg, sql);
-    cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQerrorMessage(pg));
-    char *v = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-    PQfinish(pg);
-    return v;
-}
-
 static int cli(const char *url, const char *const args[], const char *in, char **out, char **err)
 {
     setenv("TESSERA_DATABASE_URL", url, 1);
@@ -140,7 +128,7 @@ Test(auth, wrong_password_and_unknown_email_look_the_same, .fini = stop)
     cr_assert_null(http_header_value(&wrong, "Set-Cookie", buf, sizeof buf));
     http_result_free(&wrong);
     http_result_free(&unknown);
-    char *n = scalar(f.url, "SELECT count(*) FROM sessions");
+    char *n = test_db_scalar(f.url, "SELECT count(*) FROM sessions");
     cr_assert_str_eq(n, "0");
     free(n);
 }
@@ -155,14 +143,14 @@ Test(auth, token_is_stored_only_as_its_sha256, .fini = stop)
     http_result_free(&r);
     char expect[65];
     cr_assert(auth_token_hash(token, expect));
-    char *stored = scalar(f.url, "SELECT encode(token_hash, 'hex') FROM sessions");
+    char *stored = test_db_scalar(f.url, "SELECT encode(token_hash, 'hex') FROM sessions");
     cr_assert_str_eq(stored, expect);
     free(stored);
     /* The clear token appears in no column of the table. */
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM sessions s WHERE position('%s' in s::text) > 0"
                               " OR position(decode('%s', 'hex') in token_hash) > 0", token, token);
-    char *found = scalar(f.url, sql);
+    char *found = test_db_scalar(f.url, sql);
     cr_assert_str_eq(found, "0");
     free(found);
 }
@@ -182,7 +170,7 @@ Test(auth, expired_session_is_401, .fini = stop)
     struct http_result r;
     cr_assert_eq(get_me(&f, hdr, &r), 200);
     http_result_free(&r);
-    free(scalar(f.url, "UPDATE sessions SET expires_at = now() - interval '1 second'"));
+    free(test_db_scalar(f.url, "UPDATE sessions SET expires_at = now() - interval '1 second'"));
     cr_assert_eq(get_me(&f, hdr, &r), 401);
     http_result_free(&r);
     free(out);
@@ -211,7 +199,7 @@ Test(auth, sign_out_needs_same_origin_and_deletes_the_row, .fini = stop)
     cr_assert_eq(r.status, 204);
     cr_assert(strstr(http_header_value(&r, "Set-Cookie", cookie, sizeof cookie), "Max-Age=0"), "cookie cleared");
     http_result_free(&r);
-    char *n = scalar(f.url, "SELECT count(*) FROM sessions");
+    char *n = test_db_scalar(f.url, "SELECT count(*) FROM sessions");
     cr_assert_str_eq(n, "0");
     free(n);
     cr_assert_eq(get_me(&f, c_hdr, &r), 401);
@@ -240,7 +228,7 @@ Test(auth, cli_user_add_twice_is_an_error_unless_updating, .fini = stop)
     cr_assert_eq(cli(f.url, short_pw, "short\n", &out, &err), 1, "passwords under 8 characters are refused");
     free(out);
     free(err);
-    char *hash = scalar(f.url, "SELECT password FROM accounts");
+    char *hash = test_db_scalar(f.url, "SELECT password FROM accounts");
     cr_assert(strncmp(hash, "$argon2id$", 10) == 0, "%s", hash);
     free(hash);
 }

@@ -10,19 +10,6 @@
 
 #include "harness.h"
 
-static char *scalar(const char *url, const char *sql)
-{
-    PGconn *pg = PQconnectdb(url);
-    cr_assert_eq(PQstatus(pg), CONNECTION_OK);
-    PGresult *r = PQexec(pg, sql);
-    cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql,
-              PQerrorMessage(pg));
-    char *v = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-    PQfinish(pg);
-    return v;
-}
-
 static int migrate(const char *url, const char *const extra[], char **out, char **err)
 {
     setenv("TESSERA_DATABASE_URL", url, 1);
@@ -45,10 +32,10 @@ Test(migrate, fresh_then_rerun_is_a_no_op_and_status_lists_all)
     cr_assert(strstr(out, "applied 0004_list_order_indexes.sql"), "%s", out);
     free(out);
     free(err);
-    char *count = scalar(url, "SELECT count(*) FROM tessera_migrations");
+    char *count = test_db_scalar(url, "SELECT count(*) FROM tessera_migrations");
     cr_assert_str_eq(count, "4");
     free(count);
-    char *defaults = scalar(url, "SELECT string_agg(key || '=' || value::text || ':' || mutable, ',' ORDER BY key)"
+    char *defaults = test_db_scalar(url, "SELECT string_agg(key || '=' || value::text || ':' || mutable, ',' ORDER BY key)"
                                  " FROM preference_defaults");
     cr_assert_str_eq(defaults, "density=\"comfortable\":true,language=\"en\":true,plan=\"free\":false,"
                                "theme=\"system\":true");
@@ -75,7 +62,7 @@ Test(migrate, status_on_an_empty_database_lists_pending)
     cr_assert(strstr(out, "pending  0000_init.sql"), "%s", out);
     free(out);
     free(err);
-    char *users = scalar(url, "SELECT to_regclass('users') IS NULL");
+    char *users = test_db_scalar(url, "SELECT to_regclass('users') IS NULL");
     cr_assert_str_eq(users, "t", "--status applies nothing");
     free(users);
     free(url);
@@ -110,7 +97,7 @@ Test(migrate, two_at_once_apply_each_file_once)
     int applied_a = strstr(a.out, "applied 0000_init.sql") != NULL;
     int applied_b = strstr(b.out, "applied 0000_init.sql") != NULL;
     cr_assert_eq(applied_a + applied_b, 1, "exactly one applied the files\nA: %s\nB: %s", a.out, b.out);
-    char *count = scalar(url, "SELECT count(*) FROM tessera_migrations");
+    char *count = test_db_scalar(url, "SELECT count(*) FROM tessera_migrations");
     cr_assert_str_eq(count, "4");
     free(count);
     free(a.out); free(a.err); free(b.out); free(b.err);
@@ -125,7 +112,7 @@ Test(migrate, changed_applied_file_is_refused_by_migrate_and_serve)
     free(out);
     free(err);
     /* Same effect as editing the file after it was applied: the checksums disagree. */
-    free(scalar(url, "UPDATE tessera_migrations SET sha256 = repeat('0', 64) WHERE name = '0001_preference_defaults.sql'"));
+    free(test_db_scalar(url, "UPDATE tessera_migrations SET sha256 = repeat('0', 64) WHERE name = '0001_preference_defaults.sql'"));
     cr_assert_eq(migrate(url, NULL, &out, &err), 1);
     cr_assert(strstr(err, "0001_preference_defaults.sql was changed after it was applied"), "%s", err);
     free(out);
@@ -178,10 +165,10 @@ Test(migrate, failing_file_is_rolled_back_and_named)
     cr_assert(strstr(out, "applied 0004_list_order_indexes.sql"), "earlier files still applied: %s", out);
     free(out);
     free(err);
-    char *gone = scalar(url, "SELECT to_regclass('half_done') IS NULL");
+    char *gone = test_db_scalar(url, "SELECT to_regclass('half_done') IS NULL");
     cr_assert_str_eq(gone, "t", "nothing of the failing file remains");
     free(gone);
-    char *rec = scalar(url, "SELECT count(*) FROM tessera_migrations WHERE name = '0005_broken.sql'");
+    char *rec = test_db_scalar(url, "SELECT count(*) FROM tessera_migrations WHERE name = '0005_broken.sql'");
     cr_assert_str_eq(rec, "0");
     free(rec);
 
@@ -196,7 +183,7 @@ Test(migrate, failing_file_is_rolled_back_and_named)
     cr_assert(strstr(out, "applied 0006_concurrent.sql"), "%s", out);
     free(out);
     free(err);
-    char *idx = scalar(url, "SELECT count(*) FROM pg_indexes WHERE indexname IN ('half_done_x_idx', 'users_name_idx')");
+    char *idx = test_db_scalar(url, "SELECT count(*) FROM pg_indexes WHERE indexname IN ('half_done_x_idx', 'users_name_idx')");
     cr_assert_str_eq(idx, "2");
     free(idx);
     char cmd[400];
@@ -216,7 +203,7 @@ Test(migrate, preference_duplicates_resolved_newest_wins)
     free(out);
     free(err);
     /* The state P8003 found: several rows per (user, key). */
-    free(scalar(url, "WITH u AS (INSERT INTO users (email) VALUES ('d@example.com') RETURNING id)"
+    free(test_db_scalar(url, "WITH u AS (INSERT INTO users (email) VALUES ('d@example.com') RETURNING id)"
                      " INSERT INTO preferences (user_id, key, value, updated_at) SELECT id, 'theme', v, t FROM u,"
                      " (VALUES ('\"light\"'::jsonb, now() - interval '2 days'), ('\"dark\"', now()),"
                      "         ('\"system\"', now() - interval '1 day')) AS x(v, t)"));
@@ -224,7 +211,7 @@ Test(migrate, preference_duplicates_resolved_newest_wins)
     cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
     free(out);
     free(err);
-    char *v = scalar(url, "SELECT string_agg(value::text, ',') FROM preferences");
+    char *v = test_db_scalar(url, "SELECT string_agg(value::text, ',') FROM preferences");
     cr_assert_str_eq(v, "\"dark\"", "one row left, the newest");
     free(v);
     char cmd[400];

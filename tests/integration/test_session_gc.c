@@ -9,18 +9,6 @@
 
 #include "harness.h"
 
-static char *scalar(const char *url, const char *sql)
-{
-    PGconn *pg = PQconnectdb(url);
-    cr_assert_eq(PQstatus(pg), CONNECTION_OK);
-    PGresult *r = PQexec(pg, sql);
-    cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQerrorMessage(pg));
-    char *v = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-    PQfinish(pg);
-    return v;
-}
-
 static double now_ms(void)
 {
     struct timespec t;
@@ -66,10 +54,10 @@ Test(session_gc, startup_answers_at_once_while_500k_expired_sessions_go, .timeou
                  0, "%s", err);
     free(err);
     /* Token hashes in insertion order keep the unique-index inserts sequential (fast seeding). */
-    free(scalar(url, "INSERT INTO sessions (token_hash, user_id, expires_at)"
+    free(test_db_scalar(url, "INSERT INTO sessions (token_hash, user_id, expires_at)"
                      " SELECT decode(lpad(to_hex(i), 64, '0'), 'hex'), u.id, now() - interval '1 hour' * (1 + i % 100)"
                      " FROM generate_series(1, 500000) i, (SELECT id FROM users) u"));
-    free(scalar(url, "ANALYZE sessions"));
+    free(test_db_scalar(url, "ANALYZE sessions"));
     char *token = NULL;
     cr_assert_eq(test_run_tessera((const char *[]){"session", "new", "gc@example.com", "--config", "/dev/null", NULL},
                                   NULL, &token, &err),
@@ -96,7 +84,7 @@ Test(session_gc, startup_answers_at_once_while_500k_expired_sessions_go, .timeou
     double t_me = now_ms() - t0;
     cr_assert_eq(r.status, 200, "%s", r.body);
     http_result_free(&r);
-    char *left = scalar(url, "SELECT count(*) FROM sessions WHERE expires_at < now()");
+    char *left = test_db_scalar(url, "SELECT count(*) FROM sessions WHERE expires_at < now()");
     long long expired_left = atoll(left);
     free(left);
     fprintf(stderr, "session_gc: /healthz %.1f ms, /api/me %.1f ms after the port opened; %lld expired left\n",
@@ -132,7 +120,7 @@ Test(session_gc, startup_answers_at_once_while_500k_expired_sessions_go, .timeou
     cr_assert_eq(deleted, 500000, "server log:\n%s", log_tail);
     cr_assert_geq(metric(ts.base_url, "tessera_session_gc_runs_total"), 1);
     free(log);
-    char *remaining = scalar(url, "SELECT count(*) FROM sessions");
+    char *remaining = test_db_scalar(url, "SELECT count(*) FROM sessions");
     cr_assert_str_eq(remaining, "1", "only the live session is left");
     free(remaining);
     cr_assert_eq(http_get(u, (const char *[]){auth, NULL}, &r), 0);
