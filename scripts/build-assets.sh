@@ -11,12 +11,7 @@ bin="$BUILD/tessera"
 # The image widths the app requests (assets/src/images.js avatars, assets/build.mjs HERO).
 IMAGE_WIDTHS=32,64,96,384,640,828,1080
 
-# npm ci only when node_modules is missing or older than the lock file: quiet and quick
-# when nothing changed, exact versions from package-lock.json when something did.
-if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] \
-   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null
-fi
+sh scripts/node-deps.sh
 
 MODE=$MODE BUILD=$BUILD node assets/build.mjs
 
