@@ -423,6 +423,21 @@ static void plan_variants(struct static_files *sf, struct fc_entry *e, const str
     }
 }
 
+/* The part every entry shares once its identity is known: the prepared identity header
+ * block, then the plan for its compressed variants. Releases e and returns NULL on failure. */
+static struct fc_entry *entry_finish(struct static_files *sf, struct fc_entry *e, const struct target *t,
+                                     const char *rel)
+{
+    char cc[64];
+    cache_control_for(sf, rel, cc, sizeof cc);
+    if (!rep_prepare(e, ENCODING_IDENTITY, cc)) { file_cache_release(sf->cache, e); return NULL; }
+    atomic_init(&e->state[ENCODING_IDENTITY], FC_READY);
+    plan_variants(sf, e, t, cc);
+    atomic_init(&e->siblings_checked_us, clock_monotonic_us());
+    return e;
+}
+
+
 static struct fc_entry *entry_build(struct static_files *sf, const struct target *t, int64_t max_bytes)
 {
     const char *rel = target_rel(t);
@@ -439,13 +454,7 @@ static struct fc_entry *entry_build(struct static_files *sf, const struct target
     id->len = (size_t)st.st_size;
     if (strips_trailer(sf, e->content_type)) id->len = sourcemap_strip_trailer(id->body, id->len);
     e->file_bytes = (size_t)st.st_size;
-    char cc[64];
-    cache_control_for(sf, rel, cc, sizeof cc);
-    if (!rep_prepare(e, ENCODING_IDENTITY, cc)) { file_cache_release(sf->cache, e); return NULL; }
-    atomic_init(&e->state[ENCODING_IDENTITY], FC_READY);
-    plan_variants(sf, e, t, cc);
-    atomic_init(&e->siblings_checked_us, clock_monotonic_us());
-    return e;
+    return entry_finish(sf, e, t, rel);
 }
 
 /* A compressible file over static.cache_file_max: its identity stays on disk (streamed), only
@@ -460,13 +469,7 @@ static struct fc_entry *entry_build_large(struct static_files *sf, const struct 
     e->content_type = mime_type_for(rel);
     e->vary = true;
     e->rep[ENCODING_IDENTITY].len = (size_t)t->st.st_size;
-    char cc[64];
-    cache_control_for(sf, rel, cc, sizeof cc);
-    if (!rep_prepare(e, ENCODING_IDENTITY, cc)) { file_cache_release(sf->cache, e); return NULL; }
-    atomic_init(&e->state[ENCODING_IDENTITY], FC_READY);
-    plan_variants(sf, e, t, cc);
-    atomic_init(&e->siblings_checked_us, clock_monotonic_us());
-    return e;
+    return entry_finish(sf, e, t, rel);
 }
 
 /* True when the siblings seen at build time still look the same (checked once a second). */
