@@ -437,7 +437,6 @@ static struct fc_entry *entry_finish(struct static_files *sf, struct fc_entry *e
     return e;
 }
 
-
 static struct fc_entry *entry_build(struct static_files *sf, const struct target *t, int64_t max_bytes)
 {
     const char *rel = target_rel(t);
