@@ -7,14 +7,23 @@ DESTDIR  ?=
 MODE     ?= development
 CC       ?= gcc
 
-PKGS      := zlib libbrotlienc libbrotlidec libwebp libwebpdemux libwebpmux libavif libpng libjpeg libpq inih jansson libargon2 libexif libswscale libavutil
+# LAZY_PKGS are compiled against but not linked: include/tessera/lazy_lib.h opens them with
+# dlopen on first use (they pull in ~70 shared libraries; linked, those cost ~10 MB of RSS
+# at start-up). Their SONAMEs are read off this machine's libraries so dlopen asks for the
+# ABI the headers describe.
+LINKED_PKGS := zlib libbrotlienc libbrotlidec libwebp libwebpdemux libwebpmux libavif libpng libjpeg inih jansson libargon2 libexif libswscale libavutil
+LAZY_PKGS   := libpq
+PKGS       := $(LINKED_PKGS) $(LAZY_PKGS)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(LINKED_PKGS) 2>/dev/null)
+soname = $(shell objdump -p "$$(pkg-config --variable=libdir $(1) 2>/dev/null)/$(2).so" 2>/dev/null | awk '/SONAME/{print $$2}')
+LIBPQ_SONAME := $(call soname,libpq,libpq)
+SONAME_DEFS  := $(if $(LIBPQ_SONAME),-DLIBPQ_SONAME=\"$(LIBPQ_SONAME)\")
 
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 # `override` keeps these when CFLAGS is given on the command line (make asan, sanitizer builds).
-override CFLAGS += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+override CFLAGS += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) $(SONAME_DEFS)
 override LDLIBS += -lcivetweb $(PKG_LIBS) -lpthread -lm
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 override CFLAGS += -DTESSERA_VERSION=\"$(VERSION)\"
@@ -94,7 +103,7 @@ asan:
 
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 fuzz:
-	@BUILD=build-fuzz sh scripts/fuzz.sh $(FUZZ_SRC)
+	@BUILD=build-fuzz FUZZ_CFLAGS='$(PKG_CFLAGS) $(SONAME_DEFS)' FUZZ_LIBS='$(LDLIBS)' sh scripts/fuzz.sh $(FUZZ_SRC)
 
 # ---------------------------------------------------------------- benchmarks (not tests)
 bench: bench-static bench-images bench-db bench-api bench-page

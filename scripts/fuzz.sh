@@ -5,9 +5,10 @@ set -eu
 BUILD=${BUILD:-build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-30}
 mkdir -p "$BUILD"
-pkgs="zlib libbrotlienc libbrotlidec libwebp libwebpdemux libwebpmux libavif libpng libjpeg libpq inih jansson libargon2 libexif libswscale libavutil"
-cflags="-g -O1 -std=c17 -D_GNU_SOURCE -Iinclude $(pkg-config --cflags $pkgs) -fsanitize=fuzzer,address,undefined"
-libs="-lcivetweb $(pkg-config --libs $pkgs) -lpthread -lm"
+# The Makefile passes its package flags and link line, so both builds link the same way.
+: "${FUZZ_CFLAGS:?run through make fuzz}" "${FUZZ_LIBS:?run through make fuzz}"
+cflags="-g -O1 -std=c17 -D_GNU_SOURCE -Iinclude $FUZZ_CFLAGS -fsanitize=fuzzer,address,undefined"
+libs="$FUZZ_LIBS"
 srcs=$(ls server/*/*.c)
 make -s BUILD=build "build/gen/migrations_embedded.c" >/dev/null
 for target in "$@"; do

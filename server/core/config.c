@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "tessera/libpq_lazy.h"
+
 enum key_type { T_STRING, T_INT, T_BOOL, T_ENUM, T_SIZE, T_DURATION, T_INT_LIST, T_WORD_LIST };
 
 struct key_def {
@@ -44,6 +46,8 @@ static int check_database_url(const char *value, const char **why)
 {
     if (!*value)
         return 0;
+    if (!libpq_available(why))
+        return -1;
     char *message = NULL;
     PQconninfoOption *options = PQconninfoParse(value, &message);
     PQfreemem(message); /* libpq's text quotes the value, which may hold a password */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tessera/libpq_lazy.h"
 #include "tessera/log.h"
 
 #define WAIT_BUCKETS 12
@@ -256,6 +257,11 @@ static void *reaper_main(void *arg);
 
 struct db_pool *db_pool_create(const struct config *cfg)
 {
+    const char *why;
+    if (!libpq_available(&why)) {
+        log_error("db_pool: %s", why);
+        return NULL;
+    }
     struct db_pool *pool = calloc(1, sizeof *pool);
     if (!pool)
         return NULL;
