@@ -11,14 +11,20 @@ CC       ?= gcc
 # dlopen on first use (they pull in ~70 shared libraries; linked, those cost ~10 MB of RSS
 # at start-up). Their SONAMEs are read off this machine's libraries so dlopen asks for the
 # ABI the headers describe.
-LINKED_PKGS := zlib libbrotlienc libbrotlidec libwebp libwebpdemux libwebpmux libavif libpng libjpeg inih jansson libargon2 libexif libswscale libavutil
-LAZY_PKGS   := libpq
+LINKED_PKGS := zlib libbrotlienc libbrotlidec libwebp libwebpdemux libwebpmux libpng libjpeg inih jansson libargon2 libexif
+LAZY_PKGS   := libpq libavif libswscale libavutil
 PKGS       := $(LINKED_PKGS) $(LAZY_PKGS)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(LINKED_PKGS) 2>/dev/null)
 soname = $(shell objdump -p "$$(pkg-config --variable=libdir $(1) 2>/dev/null)/$(2).so" 2>/dev/null | awk '/SONAME/{print $$2}')
-LIBPQ_SONAME := $(call soname,libpq,libpq)
-SONAME_DEFS  := $(if $(LIBPQ_SONAME),-DLIBPQ_SONAME=\"$(LIBPQ_SONAME)\")
+LIBPQ_SONAME      := $(call soname,libpq,libpq)
+LIBAVIF_SONAME    := $(call soname,libavif,libavif)
+LIBSWSCALE_SONAME := $(call soname,libswscale,libswscale)
+LIBAVUTIL_SONAME  := $(call soname,libavutil,libavutil)
+SONAME_DEFS := $(if $(LIBPQ_SONAME),-DLIBPQ_SONAME=\"$(LIBPQ_SONAME)\") \
+               $(if $(LIBAVIF_SONAME),-DLIBAVIF_SONAME=\"$(LIBAVIF_SONAME)\") \
+               $(if $(LIBSWSCALE_SONAME),-DLIBSWSCALE_SONAME=\"$(LIBSWSCALE_SONAME)\") \
+               $(if $(LIBAVUTIL_SONAME),-DLIBAVUTIL_SONAME=\"$(LIBAVUTIL_SONAME)\")
 
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g

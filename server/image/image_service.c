@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tessera/codec_lazy.h"
 #include "tessera/cpu.h"
 #include "tessera/image_cache.h"
 #include "tessera/image_decode.h"
@@ -49,7 +51,9 @@ struct image_service {
     char *root_real;
     unsigned offered;                  /* bit set of image_format */
     int cpus, slots_max;
-    char fingerprint[160];
+    char fingerprint[160];             /* set once, with fingerprint_ready, by codecs_ready() */
+    atomic_bool fingerprint_ready;
+    atomic_flag codec_error_logged;
     struct image_cache *cache;
     pthread_mutex_t lock;              /* slots, flights, background jobs */
     pthread_cond_t changed;            /* CLOCK_MONOTONIC; broadcast on any of them */
@@ -510,9 +514,30 @@ static void bg_avif_start(struct image_service *svc, const struct image_params *
 
 /* ---------------------------------------------------------------- the endpoint */
 
+/* The codec libraries are opened by the first request that needs them (codec_lazy.h), not
+ * at start-up, and the cache-key fingerprint names their versions, so it waits for that
+ * moment too. False when a library cannot be loaded. */
+static bool codecs_ready(struct image_service *svc)
+{
+    if (atomic_load_explicit(&svc->fingerprint_ready, memory_order_acquire)) return true;
+    const char *why;
+    if (!codec_libs_available(&why)) {
+        if (!atomic_flag_test_and_set(&svc->codec_error_logged)) log_error("images: %s", why);
+        return false;
+    }
+    pthread_mutex_lock(&svc->lock);
+    if (!atomic_load_explicit(&svc->fingerprint_ready, memory_order_relaxed)) {
+        image_encode_fingerprint(svc->fingerprint, sizeof svc->fingerprint);
+        atomic_store_explicit(&svc->fingerprint_ready, true, memory_order_release);
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return true;
+}
+
 static int serve_variant(struct image_service *svc, struct http_exchange *ex, struct source *src,
                          const struct image_params *p, enum image_format source_format)
 {
+    if (!codecs_ready(svc)) return reply_reason(svc, ex, 503, "image codecs are not available on this server");
     enum image_format f = image_format_choose(http_header(ex, "Accept"), svc->offered, source_format);
     struct send_opts o = {.path = p->path, .format = f, .max_age = svc->cfg->images.ttl_s};
     struct image_cache_key k;
@@ -579,7 +604,6 @@ struct image_service *image_service_create(const struct config *cfg)
     svc->offered = image_formats_parse(cfg->images.formats);
     svc->cpus = cpu_count_usable();
     svc->slots_max = svc->slots_free = cfg->images.max_concurrent > 0 ? (int)cfg->images.max_concurrent : svc->cpus;
-    image_encode_fingerprint(svc->fingerprint, sizeof svc->fingerprint);
     pthread_mutex_init(&svc->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
