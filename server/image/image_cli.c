@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tessera/codec_lazy.h"
 #include "tessera/cpu.h"
 #include "tessera/image_cache.h"
 #include "tessera/image_encode.h"
@@ -250,6 +251,14 @@ int images_cli_main(const struct config *cfg, int argc, char **argv)
     if (!(b.root = realpath(dir, NULL))) return usage("DIR does not exist");
     b.root_len = strlen(b.root);
     int walked = walk_root(&b);
+    const char *why;
+    if (!codec_libs_available(&why)) {
+        fprintf(stderr, "tessera images: %s\n", why);
+        for (size_t i = 0; i < b.count; i++) free(b.files[i]);
+        free(b.files);
+        free(b.root);
+        return 1;
+    }
     image_encode_fingerprint(b.fingerprint, sizeof b.fingerprint);
     b.cache = image_cache_open(cfg->images.cache_dir, cfg->images.cache_max_bytes, 0);
     int64_t start = clock_monotonic_us();
