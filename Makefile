@@ -109,7 +109,7 @@ asan:
 
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 fuzz:
-	@BUILD=build-fuzz FUZZ_CFLAGS='$(PKG_CFLAGS) $(SONAME_DEFS)' FUZZ_LIBS='$(LDLIBS)' sh scripts/fuzz.sh $(FUZZ_SRC)
+	@BUILD=build-fuzz FUZZ_CFLAGS="$(PKG_CFLAGS) $(SONAME_DEFS)" FUZZ_LIBS='$(LDLIBS)' sh scripts/fuzz.sh $(FUZZ_SRC)
 
 # ---------------------------------------------------------------- benchmarks (not tests)
 bench: bench-static bench-images bench-db bench-api bench-page
