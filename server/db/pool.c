@@ -4,7 +4,14 @@
  * one), idle ones sit on a LIFO stack so the hot few stay hot and the rest age out, and a
  * reaper thread closes those idle longer than idle_timeout. A connection is checked before
  * it is handed out and after every use, so a broken one is dropped, never reused: that is
- * also how the pool recovers from a PostgreSQL restart without any special code path. */
+ * also how the pool recovers from a PostgreSQL restart without any special code path.
+ *
+ * Waiting is first come, first served: a thread that finds no connection queues, and a
+ * connection (or a slot to open one) coming back goes straight to the oldest waiter instead
+ * of onto the idle stack. With a shared condition variable the woken thread had to win the
+ * lock again, and on two busy CPUs it usually lost to a request arriving just then: that
+ * barging gave some requests several turns of waiting, the tail of the latency (p99 20 ms
+ * against a 3 ms median in bench-api at 8 connections). */
 #include "tessera/db_pool.h"
 
 #include <errno.h>
@@ -31,6 +38,14 @@ struct connect_params {
     char options[512];
 };
 
+/* A thread queued in db_pool_acquire; lives on its stack. */
+struct pool_waiter {
+    pthread_cond_t wake;
+    struct db_conn *conn;       /* handed over: a healthy connection, now in use */
+    bool slot;                  /* handed over: a reserved slot to open a connection in */
+    struct pool_waiter *next;
+};
+
 struct db_conn {
     PGconn *pg;
     struct db_conn *next;       /* idle stack link */
@@ -41,7 +56,7 @@ struct db_conn {
 
 struct db_pool {
     pthread_mutex_t lock;
-    pthread_cond_t freed;       /* a connection came back or a slot opened */
+    pthread_condattr_t wait_attr; /* CLOCK_MONOTONIC, for the waiters' own condition variables */
     pthread_cond_t reaper_wake; /* shutdown */
     pthread_t reaper;
     bool reaper_started;
@@ -55,6 +70,7 @@ struct db_pool {
 
     struct db_conn *idle;       /* LIFO: most recently used first */
     int n_open, n_idle, n_in_use, n_waiters;
+    struct pool_waiter *wait_head, *wait_tail; /* oldest first; never waiting while one is idle */
 
     /* Guarded by lock. */
     unsigned long long wait_buckets[WAIT_BUCKETS + 1];
@@ -254,6 +270,7 @@ static void conn_forget_prepared(struct db_conn *c, const char *name)
 /* ------------------------------------------------------------------ the pool */
 
 static void *reaper_main(void *arg);
+static void grant_slots(struct db_pool *pool);
 
 struct db_pool *db_pool_create(const struct config *cfg)
 {
@@ -288,12 +305,9 @@ struct db_pool *db_pool_create(const struct config *cfg)
     pool->use_prepared = cfg->database.prepared_statements;
     atomic_store(&pool->last_failure_log_us, INT64_MIN / 2);
     pthread_mutex_init(&pool->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&pool->freed, &attr);
-    pthread_cond_init(&pool->reaper_wake, &attr);
-    pthread_condattr_destroy(&attr);
+    pthread_condattr_init(&pool->wait_attr);
+    pthread_condattr_setclock(&pool->wait_attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&pool->reaper_wake, &pool->wait_attr);
     /* idle_timeout = 0 keeps idle connections open: no reaper needed. */
     if (pool->idle_timeout_us > 0) {
         if (pthread_create(&pool->reaper, NULL, reaper_main, pool) != 0) {
@@ -323,8 +337,8 @@ void db_pool_free(struct db_pool *pool)
         pool->idle = c->next;
         conn_close(c);
     }
-    pthread_cond_destroy(&pool->freed);
     pthread_cond_destroy(&pool->reaper_wake);
+    pthread_condattr_destroy(&pool->wait_attr);
     pthread_mutex_destroy(&pool->lock);
     free(pool->url);
     free(pool);
@@ -358,7 +372,7 @@ static void *reaper_main(void *arg)
             }
         }
         if (expired)
-            pthread_cond_broadcast(&pool->freed); /* slots opened for anyone waiting */
+            grant_slots(pool); /* cannot find waiters (none wait while one is idle); kept for safety */
         pthread_mutex_unlock(&pool->lock);
         while (expired) {
             struct db_conn *c = expired;
@@ -430,6 +444,78 @@ static struct db_conn *take_idle_or_slot(struct db_pool *pool, bool *open_slot, 
     return NULL;
 }
 
+/* ------------------------------------------------------------------ the wait queue */
+
+/* All called with the lock held. */
+static void waiter_push(struct db_pool *pool, struct pool_waiter *w)
+{
+    w->next = NULL;
+    if (pool->wait_tail)
+        pool->wait_tail->next = w;
+    else
+        pool->wait_head = w;
+    pool->wait_tail = w;
+    pool->n_waiters++;
+}
+
+static struct pool_waiter *waiter_pop(struct db_pool *pool)
+{
+    struct pool_waiter *w = pool->wait_head;
+    if (w) {
+        pool->wait_head = w->next;
+        if (!pool->wait_head)
+            pool->wait_tail = NULL;
+        pool->n_waiters--;
+    }
+    return w;
+}
+
+/* A waiter that timed out leaves the queue (it is still in it: nobody handed it anything). */
+static void waiter_remove(struct db_pool *pool, struct pool_waiter *w)
+{
+    struct pool_waiter *prev = NULL;
+    for (struct pool_waiter *it = pool->wait_head; it; prev = it, it = it->next) {
+        if (it != w)
+            continue;
+        if (prev)
+            prev->next = w->next;
+        else
+            pool->wait_head = w->next;
+        if (pool->wait_tail == w)
+            pool->wait_tail = prev;
+        pool->n_waiters--;
+        return;
+    }
+}
+
+/* Free slots (below max) go to the oldest waiters, who open their own connections. */
+static void grant_slots(struct db_pool *pool)
+{
+    while (pool->wait_head && pool->n_open < pool->max) {
+        struct pool_waiter *w = waiter_pop(pool);
+        pool->n_open++;
+        pool->n_in_use++;
+        w->slot = true;
+        pthread_cond_signal(&w->wake);
+    }
+}
+
+/* Queues the caller and sleeps until something is handed over or the deadline passes. */
+static void wait_turn(struct db_pool *pool, const struct timespec *deadline, struct db_conn **got, bool *open_slot)
+{
+    struct pool_waiter w = {.conn = NULL, .slot = false};
+    pthread_cond_init(&w.wake, &pool->wait_attr);
+    waiter_push(pool, &w);
+    int rc = 0;
+    while (!w.conn && !w.slot && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&w.wake, &pool->lock, deadline);
+    if (!w.conn && !w.slot)
+        waiter_remove(pool, &w);
+    pthread_cond_destroy(&w.wake);
+    *got = w.conn;
+    *open_slot = w.slot;
+}
+
 enum db_status db_pool_acquire(struct db_pool *pool, struct db_conn **out)
 {
     *out = NULL;
@@ -437,17 +523,13 @@ enum db_status db_pool_acquire(struct db_pool *pool, struct db_conn **out)
     struct timespec deadline;
     deadline_after_us(&deadline, pool->acquire_timeout_us);
     struct db_conn *got = NULL, *bad = NULL;
-    bool open_slot = false, timed_out = false;
+    bool open_slot = false;
     pthread_mutex_lock(&pool->lock);
-    for (;;) {
+    /* Someone already queued means nothing is idle: join the queue behind them. */
+    if (!pool->wait_head)
         got = take_idle_or_slot(pool, &open_slot, &bad);
-        if (got || open_slot || timed_out)
-            break;
-        pool->n_waiters++;
-        int rc = pthread_cond_timedwait(&pool->freed, &pool->lock, &deadline);
-        pool->n_waiters--;
-        timed_out = rc == ETIMEDOUT; /* one more look, then give up */
-    }
+    if (!got && !open_slot)
+        wait_turn(pool, &deadline, &got, &open_slot);
     if (got || open_slot)
         record_wait(pool, now_us() - start);
     pthread_mutex_unlock(&pool->lock);
@@ -469,7 +551,7 @@ enum db_status db_pool_acquire(struct db_pool *pool, struct db_conn **out)
         pthread_mutex_lock(&pool->lock);
         pool->n_open--;
         pool->n_in_use--;
-        pthread_cond_signal(&pool->freed);
+        grant_slots(pool); /* the slot is free again: the next waiter tries */
         pthread_mutex_unlock(&pool->lock);
         return DB_UNAVAILABLE;
     }
@@ -504,15 +586,22 @@ void db_pool_release(struct db_pool *pool, struct db_conn *c)
     pthread_mutex_lock(&pool->lock);
     pool->n_in_use--;
     if (keep) {
-        c->idle_since_us = now_us();
-        c->next = pool->idle;
-        pool->idle = c;
-        pool->n_idle++;
+        struct pool_waiter *w = waiter_pop(pool);
+        if (w) { /* straight to the oldest waiter, still in use */
+            pool->n_in_use++;
+            w->conn = c;
+            pthread_cond_signal(&w->wake);
+        } else {
+            c->idle_since_us = now_us();
+            c->next = pool->idle;
+            pool->idle = c;
+            pool->n_idle++;
+        }
     } else {
         pool->n_open--;
         atomic_fetch_add(&pool->discarded, 1);
+        grant_slots(pool);
     }
-    pthread_cond_signal(&pool->freed);
     pthread_mutex_unlock(&pool->lock);
     if (!keep)
         conn_close(c);

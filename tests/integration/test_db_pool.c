@@ -180,6 +180,66 @@ Test(pool, twenty_first_waits_then_busy, .timeout = 30)
     free(url);
 }
 
+/* One queued acquirer: takes its turn number when it gets a connection, then gives it back. */
+struct turn_taker {
+    struct db_pool *pool;
+    atomic_int *next_turn;
+    int turn;
+};
+
+static void *take_turn(void *arg)
+{
+    struct turn_taker *t = arg;
+    struct db_conn *c = NULL;
+    cr_assert_eq(db_pool_acquire(t->pool, &c), DB_OK);
+    t->turn = atomic_fetch_add(t->next_turn, 1);
+    db_pool_release(t->pool, c);
+    return NULL;
+}
+
+static void wait_for_waiters(struct db_pool *pool, int n)
+{
+    struct db_pool_stats st;
+    for (db_pool_stats(pool, &st); st.waiters < n; db_pool_stats(pool, &st))
+        usleep(1000);
+}
+
+/* A connection given back goes to the oldest waiter, even when the thread giving it back asks
+ * for one again at once (it used to win that race and jump the queue: the latency tail). */
+Test(pool, waiters_are_served_first_come_first_served, .timeout = 30)
+{
+    char *url = test_db_create();
+    struct config cfg;
+    pool_config(&cfg, url, (const char *[]){"pool_max", "1", "acquire_timeout", "20s", NULL});
+    struct db_pool *pool = db_pool_create(&cfg);
+    atomic_int next_turn = 1;
+    struct db_conn *held = NULL;
+    cr_assert_eq(db_pool_acquire(pool, &held), DB_OK);
+    struct turn_taker w[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        w[i] = (struct turn_taker){.pool = pool, .next_turn = &next_turn};
+        pthread_create(&t[i], NULL, take_turn, &w[i]);
+        wait_for_waiters(pool, i + 1);
+    }
+    db_pool_release(pool, held);
+    struct turn_taker me = {.pool = pool, .next_turn = &next_turn};
+    take_turn(&me);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_eq(w[0].turn, 1, "the first waiter got turn %d", w[0].turn);
+    cr_assert_eq(w[1].turn, 2, "the second waiter got turn %d", w[1].turn);
+    cr_assert_eq(me.turn, 3, "the releasing thread got turn %d", me.turn);
+    struct db_pool_stats st;
+    db_pool_stats(pool, &st);
+    cr_assert_eq(st.open, 1);
+    cr_assert_eq(st.waiters, 0);
+    cr_assert_eq(st.in_use, 0);
+    db_pool_free(pool);
+    config_free(&cfg);
+    free(url);
+}
+
 /* A listener that completes the TCP handshake and never says a word. */
 static int silent_listener(int *port)
 {
