@@ -1,11 +1,15 @@
 #!/bin/sh
 # api.sh — `make bench-api`: wrk against tessera's /api on a private PostgreSQL (a benchmark,
 # not a test). One user holds 10,000 conversations; one conversation holds 5,000 messages.
-#   GET /api/conversations (first page, 200 items) at 32 and at 8 connections
+#   GET /api/conversations (first page, 200 items) at 32 and at 8 connections, with the default
+#     pool (pool_max 20) and with pool_max 3 (a second tessera: the pool sized to the two CPUs
+#     PostgreSQL shares with everything else here), and once with Accept-Encoding: br, gzip
 #   GET /api/conversations/{id}/messages (first page, 500 items) at 32 connections
-#   PUT /api/preferences/theme over 200 users: tessera's one statement against the old
-#     two-statement way (tests/bench/api/put_two_statements.c: same HTTP stack and pool,
-#     SELECT then UPDATE/INSERT), 32 connections each, and their ratio.
+#   PUT /api/preferences/theme over 200 users, 32 connections: tessera's one statement against
+#     the old way (tests/bench/api/put_old_way.c, same HTTP stack and pool) in two forms: the
+#     issue's "SELECT, then UPDATE or INSERT" (two statements, racy under concurrent PUTs) and
+#     what a correct API over PostgreSQL does (session lookup, then BEGIN; SELECT ... FOR
+#     UPDATE; UPDATE or INSERT; COMMIT: five round trips), and the ratios.
 # The cluster runs with fsync/synchronous_commit off (PG_FAST=1) so that the PUT ratio shows
 # round trips, not the disk. Env: BUILD (build), DURATION (10s), THREADS (2).
 set -eu
@@ -24,7 +28,8 @@ export PGDIR
 pids=""
 cleanup() {
   for p in $pids; do kill "$p" 2>/dev/null || true; done
-  sleep 0.5
+  # Wait for them: a server still draining would keep the caller's bench lock open.
+  for p in $pids; do i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done; done
   sh "$top/scripts/pg.sh" destroy >/dev/null 2>&1 || true
   rm -rf "$dir"
 }
@@ -34,14 +39,15 @@ url=$(PG_FAST=1 sh "$top/scripts/pg.sh" start)
 psql_() { sh "$top/scripts/pg.sh" psql -qAtX "$@"; }
 
 # -------------------------------------------------------------- the old-way server
-# Linked like tessera itself: the Makefile's package list, so a library added there is here too.
-pkgs=$(sed -n 's/^PKGS *:= *//p' "$top/Makefile")
-cc -O2 -std=c17 -D_GNU_SOURCE -I"$top/include" $(pkg-config --cflags $pkgs) \
-  -o "$dir/put_two_statements" "$top/tests/bench/api/put_two_statements.c" "$top/$BUILD/libtessera.a" \
-  -lcivetweb $(pkg-config --libs $pkgs) -lpthread -lm
+# Compiled and linked like tessera itself: the flags are asked of the Makefile, so a library
+# added there (or loaded lazily instead of linked) is handled here too.
+. "$top/tests/bench/make_flags.sh"
+# shellcheck disable=SC2086
+cc -O2 -std=c17 -D_GNU_SOURCE -I"$top/include" $MAKE_CFLAGS \
+  -o "$dir/put_old_way" "$top/tests/bench/api/put_old_way.c" "$top/$BUILD/libtessera.a" $MAKE_LDLIBS
 
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-P_T=$(port); P_OLD=$(port)
+P_T=$(port); P_T3=$(port); P_OLD=$(port)
 cat > "$dir/tessera.ini" <<INI
 [database]
 url = $url
@@ -60,6 +66,9 @@ wait_port() {
   done
 }
 wait_port "$dir/tessera.out" # migrations have run once it listens
+DB_POOL_MAX=3 "$bin" serve --config "$dir/tessera.ini" --listen "127.0.0.1:$P_T3" > "$dir/tessera3.out" 2>&1 &
+pids="$pids $!"
+wait_port "$dir/tessera3.out"
 
 # -------------------------------------------------------------- data
 export DATABASE_URL="$url"
@@ -88,7 +97,7 @@ TOKENS="$dir/tokens.txt"
 export TOKENS
 CID=$(psql_ -c "SELECT id FROM conversations ORDER BY updated_at DESC LIMIT 1")
 
-"$dir/put_two_statements" "$dir/tessera.ini" "$P_OLD" > "$dir/old.out" 2>&1 &
+"$dir/put_old_way" "$dir/tessera.ini" "$P_OLD" > "$dir/old.out" 2>&1 &
 pids="$pids $!"
 wait_port "$dir/old.out"
 
@@ -104,22 +113,29 @@ run() {
 
 # Warm-up: the pool's connections and their prepared statements exist before measuring.
 wrk -t2 -c32 -d2s -s "$LUA_DIR/get.lua" "http://127.0.0.1:$P_T/api/conversations" >/dev/null 2>&1
+wrk -t2 -c32 -d2s -s "$LUA_DIR/get.lua" "http://127.0.0.1:$P_T3/api/conversations" >/dev/null 2>&1
 
 echo "== tessera /api ($(nproc) CPUs, wrk $DURATION, 10,000 conversations, 5,000 messages)"
 run "GET /api/conversations (200 items)" 32 get.lua "http://127.0.0.1:$P_T/api/conversations"
 run "GET /api/conversations (200 items)" 8 get.lua "http://127.0.0.1:$P_T/api/conversations"
+run "GET /api/conversations, pool_max 3" 32 get.lua "http://127.0.0.1:$P_T3/api/conversations"
+run "GET /api/conversations, pool_max 3" 8 get.lua "http://127.0.0.1:$P_T3/api/conversations"
+ACCEPT_ENCODING="br, gzip" run "GET /api/conversations, br (as browsers ask)" 8 get.lua "http://127.0.0.1:$P_T/api/conversations"
 run "GET /api/conversations?limit=20" 32 get.lua "http://127.0.0.1:$P_T/api/conversations?limit=20"
 run "GET .../messages (500 items)" 32 get.lua "http://127.0.0.1:$P_T/api/conversations/$CID/messages"
-# The pair runs twice in A B B A order so that drift in the machine's load favours neither.
-wrk -t2 -c32 -d2s -s "$LUA_DIR/put.lua" "http://127.0.0.1:$P_T" >/dev/null 2>&1
-wrk -t2 -c32 -d2s -s "$LUA_DIR/put.lua" "http://127.0.0.1:$P_OLD" >/dev/null 2>&1
-run "PUT /api/preferences/theme (1 statement)" 32 put.lua "http://127.0.0.1:$P_T"
-one=$last
-run "PUT old way (SELECT, then UPDATE/INSERT)" 32 put.lua "http://127.0.0.1:$P_OLD"
-two=$last
-run "PUT old way (SELECT, then UPDATE/INSERT)" 32 put.lua "http://127.0.0.1:$P_OLD"
-two="$two + $last"
-run "PUT /api/preferences/theme (1 statement)" 32 put.lua "http://127.0.0.1:$P_T"
-one="$one + $last"
-echo "PUT one statement / two statements: $(python3 -c "print(f'{($one) / ($two):.2f}x')")"
+# The three PUT servers run in A B C C B A order so that drift in the machine's load favours
+# none; each figure below is the sum of its two runs.
+put() { PUT_PATH=$2; export PUT_PATH; run "$1" 32 put.lua "http://127.0.0.1:$3"; }
+for path in /api/preferences/theme /two/api/preferences/theme /txn/api/preferences/theme; do
+  p=$P_OLD; [ "$path" = /api/preferences/theme ] && p=$P_T
+  PUT_PATH=$path wrk -t2 -c32 -d2s -s "$LUA_DIR/put.lua" "http://127.0.0.1:$p" >/dev/null 2>&1
+done
+put "PUT /api/preferences/theme (1 statement)" /api/preferences/theme "$P_T"; one=$last
+put "PUT old way, 2 statements, no transaction" /two/api/preferences/theme "$P_OLD"; two=$last
+put "PUT old way, session + transaction (5)" /txn/api/preferences/theme "$P_OLD"; txn=$last
+put "PUT old way, session + transaction (5)" /txn/api/preferences/theme "$P_OLD"; txn="$txn + $last"
+put "PUT old way, 2 statements, no transaction" /two/api/preferences/theme "$P_OLD"; two="$two + $last"
+put "PUT /api/preferences/theme (1 statement)" /api/preferences/theme "$P_T"; one="$one + $last"
+echo "PUT one statement / two statements (no transaction): $(python3 -c "print(f'{($one) / ($two):.2f}x')")"
+echo "PUT one statement / session + transaction:           $(python3 -c "print(f'{($one) / ($txn):.2f}x')")"
 echo "statements sent by tessera: $(curl -s "http://127.0.0.1:$P_T/metrics" | grep '^tessera_db_pool_statements_total')"

@@ -17,11 +17,11 @@ cleanup() {
 trap cleanup EXIT INT TERM
 url=$(PG_FAST=1 sh scripts/pg.sh start)
 
-# The same libraries as the Makefile links.
-PKGS=$(sed -n 's/^PKGS *:= *//p' Makefile)
-# shellcheck disable=SC2046
-cc -O2 -std=c17 -D_GNU_SOURCE -Iinclude $(pkg-config --cflags $PKGS) tests/bench/db_bench.c \
-  "$BUILD/libtessera.a" -lcivetweb $(pkg-config --libs $PKGS) -lpthread -lm -o "$BUILD/db_bench"
+# Compiled and linked like tessera itself (flags asked of the Makefile).
+. "$top/tests/bench/make_flags.sh"
+# shellcheck disable=SC2086
+cc -O2 -std=c17 -D_GNU_SOURCE -Iinclude $MAKE_CFLAGS tests/bench/db_bench.c \
+  "$BUILD/libtessera.a" $MAKE_LDLIBS -o "$BUILD/db_bench"
 
 echo "== pool and argon2 (db_bench, ${SECONDS_PER_CASE}s per case)"
 "$BUILD/db_bench" "$url" "$SECONDS_PER_CASE"
