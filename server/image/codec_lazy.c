@@ -5,6 +5,7 @@
 #include "tessera/codec_lazy.h"
 
 #include <avif/avif.h>
+#include <libavutil/buffer.h>
 #include <libavutil/frame.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
@@ -91,5 +92,8 @@ LAZY_FUNCTION(libswscale, int, sws_scale_frame, (struct SwsContext *c, AVFrame *
 /* libavutil */
 LAZY_FUNCTION(libavutil, AVFrame *, av_frame_alloc, (void), ())
 LAZY_VOID_FUNCTION(libavutil, av_frame_free, (AVFrame **frame), (frame))
+LAZY_FUNCTION(libavutil, AVBufferRef *, av_buffer_create,
+              (uint8_t *data, size_t size, void (*free_fn)(void *opaque, uint8_t *data), void *opaque, int flags),
+              (data, size, free_fn, opaque, flags))
 LAZY_FUNCTION(libavutil, int, av_opt_set_int, (void *obj, const char *name, int64_t val, int search_flags),
               (obj, name, val, search_flags))

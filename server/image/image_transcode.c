@@ -27,7 +27,7 @@ int image_transcode(const uint8_t *src, size_t len, const struct image_info *inf
     WebPPicture pic;
     int st = image_decode(src, len, info, &o->limits, shrinking ? sw : 0, shrinking ? sh : 0, &pic, reason, rsize);
     if (st != 0) return st;
-    if (image_resize(&pic, sw, sh) != 0 || image_orient_apply(&pic, info->orientation) != 0) {
+    if (image_resize(&pic, sw, sh, o->threads) != 0 || image_orient_apply(&pic, info->orientation) != 0) {
         WebPPictureFree(&pic);
         snprintf(reason, rsize, "cannot resize (out of memory)");
         return 500;
