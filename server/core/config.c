@@ -121,7 +121,7 @@ static const struct key_def keys[] = {
     {"images", "queue_timeout", T_DURATION, OFF(images.queue_timeout_ms), "10s", 1, 600 * SEC, NULL, NULL, NULL},
     {"images", "ttl", T_DURATION, OFF(images.ttl_s), "1d", 0, 365 * DAY, NULL, NULL, NULL},
     {"images", "avif_first_miss", T_ENUM, OFF(images.avif_first_miss), "wait", 0, 0, "wait|webp", NULL, NULL},
-    {"images", "avif_speed", T_INT, OFF(images.avif_speed), "8", 0, 10, NULL, NULL, NULL},
+    {"images", "avif_speed", T_INT, OFF(images.avif_speed), "6", 0, 10, NULL, NULL, NULL},
     {"images", "webp_method", T_INT, OFF(images.webp_method), "4", 0, 6, NULL, NULL, NULL},
 
     {"database", "url", T_STRING, OFF(database.url), "", 0, 0, NULL, "DATABASE_URL", check_database_url},

@@ -1,8 +1,11 @@
 /* image_encode — one function per output format, each a thin setup of its library.
  * AVIF: libaom through libavif (measured with avifenc at one quantizer on a 1080 px photo:
- * rav1e at speed 10 was as fast as aom at 9 but 33 % larger; SVT-AV1 failed to encode), 4:4:4, quantizer from Next.js's quality
- * mapping (q - 20, then libavif 1.x's quality-to-quantizer formula, which 0.11 lacks). Speed
- * is images.avif_speed (default 8). Measurements: docs/PERFORMANCE.md, "## Images". */
+ * rav1e at speed 10 was as fast as aom at 9 but 33 % larger; SVT-AV1 failed to encode), 4:4:4,
+ * quantizer from Next.js's quality mapping (q - 20, then the quality-to-quantizer formula of
+ * libavif 1.x and libheif, which 0.11 lacks). Speed is images.avif_speed (default 6, what
+ * Next.js asks of sharp): at speed 6 the output matches sharp's within 1 % of bytes and
+ * 0.05 dB PSNR; speed 8 is 2x faster but 0.1-0.9 dB worse at up to 1.16x the bytes.
+ * Measurements: docs/PERFORMANCE.md, "## Images". */
 #include "tessera/image_encode.h"
 
 #include <avif/avif.h>
@@ -17,7 +20,7 @@
 
 #define AVIF_CODEC AVIF_CODEC_CHOICE_AOM
 /* Bumped whenever a fixed encoder setting below changes. */
-#define ENCODER_SETTINGS_REV 4
+#define ENCODER_SETTINGS_REV 5
 
 static int fail(char *reason, size_t rsize, int status, const char *text)
 {
@@ -32,14 +35,13 @@ void image_encode_fingerprint(char *out, size_t size)
              (unsigned)WebPGetEncoderVersion(), JPEG_LIB_VERSION, PNG_LIBPNG_VER_STRING);
 }
 
-/* Next.js asks sharp for AVIF quality q - 20 (AVIF's scale runs lower than JPEG's); the
- * quantizer is libavif 1.x's mapping of that quality, one step finer: measured on the bench
- * photographs, that lands at sharp's output size for the same q. */
+/* Next.js asks sharp for AVIF quality q - 20 (AVIF's scale runs lower than JPEG's); libheif
+ * under sharp turns that quality into this quantizer (as libavif 1.x does), so at the same
+ * speed both sides code the same picture at the same quantizer. */
 static int avif_quantizer(int quality)
 {
     int q = quality - 20 < 1 ? 1 : quality - 20;
-    int quantizer = ((100 - q) * 63 + 50) / 100 - 1;
-    return quantizer < 0 ? 0 : quantizer;
+    return ((100 - q) * 63 + 50) / 100;
 }
 
 static int encode_avif(const WebPPicture *pic, const struct image_encode_opts *o, bool alpha, uint8_t **out,
