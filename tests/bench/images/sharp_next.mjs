@@ -1,6 +1,10 @@
 // sharp_next.mjs — the peer for `make bench-images`: sharp with the settings of the Next.js
 // image optimizer (rotate, resize without enlargement, AVIF quality q-20 effort 3, WebP
 // quality q, PNG quality q, JPEG mozjpeg quality q). Bench-only; never part of tessera.
+// SHARP_CONCURRENCY sets libvips' thread count (sharp.concurrency). sharp's own default is 1
+// on glibc Linux without jemalloc (this machine), and Next.js only ever lowers it, so that is
+// what a Next.js deployment here gets; images.sh passes the CPU count, like tessera's
+// transcode, so both sides may use the same cores.
 //
 // usage: node sharp_next.mjs OUT_DIR JOB...   where JOB is input:width:quality:format
 // prints one line per job: input width format milliseconds bytes out_path
@@ -19,6 +23,7 @@ async function optimize(buffer, width, quality, format) {
   return t.toBuffer();
 }
 
+if (process.env.SHARP_CONCURRENCY) sharp.concurrency(Number(process.env.SHARP_CONCURRENCY));
 const [outDir, ...jobs] = process.argv.slice(2);
 for (const job of jobs) {
   const [input, w, q, format] = job.split(':');
