@@ -53,6 +53,7 @@ static const struct db_statement CONV_LIST = {
     "                                 coalesce($4::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))"
     "   ORDER BY c.updated_at DESC, c.id DESC LIMIT " CONVERSATIONS_PAGE_SCAN ") r) p",
     5,
+    true, /* planned with its values: see db_pool.h */
 };
 
 static const struct db_statement CONV_CREATE = {
@@ -61,7 +62,7 @@ static const struct db_statement CONV_CREATE = {
     ", ins AS (INSERT INTO conversations (user_id, title) SELECT user_id, $2 FROM s RETURNING *)"
     " SELECT CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 201 ELSE 401 END,"
     " " ROW_JSON(CONVERSATION_COLUMNS, "ins"),
-    2,
+    2, false,
 };
 
 static const struct db_statement CONV_GET = {
@@ -71,7 +72,7 @@ static const struct db_statement CONV_GET = {
     " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN 401"
     "             WHEN NOT EXISTS (SELECT 1 FROM mine) THEN 404 ELSE 200 END,"
     " " ROW_JSON(CONVERSATION_COLUMNS, "mine"),
-    2,
+    2, false,
 };
 
 static const struct db_statement CONV_PATCH = {
@@ -83,7 +84,7 @@ static const struct db_statement CONV_PATCH = {
     " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN 401"
     "             WHEN NOT EXISTS (SELECT 1 FROM up) THEN 404 ELSE 200 END,"
     " " ROW_JSON(CONVERSATION_COLUMNS, "up"),
-    4,
+    4, false,
 };
 
 /* messages go with it: ON DELETE CASCADE. */
@@ -93,7 +94,7 @@ static const struct db_statement CONV_DELETE = {
     ", del AS (DELETE FROM conversations c USING s WHERE c.id = $2::uuid AND c.user_id = s.user_id RETURNING 1)"
     " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN 401"
     "             WHEN NOT EXISTS (SELECT 1 FROM del) THEN 404 ELSE 204 END, NULL::text",
-    2,
+    2, false,
 };
 
 /* Uses messages(conversation_id, created_at, id) as an ordered range scan; numbered and
@@ -112,6 +113,7 @@ static const struct db_statement MSG_LIST = {
     "                                 coalesce($4::uuid, '00000000-0000-0000-0000-000000000000'))"
     "   ORDER BY m.created_at, m.id LIMIT " MESSAGES_PAGE_SCAN ") r) p",
     5,
+    true,
 };
 
 /* The conversation's updated_at moves in the same statement that adds the message. */
@@ -124,7 +126,7 @@ static const struct db_statement MSG_CREATE = {
     " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN 401"
     "             WHEN NOT EXISTS (SELECT 1 FROM ins) THEN 404 ELSE 201 END,"
     " " ROW_JSON(MESSAGE_COLUMNS, "ins"),
-    4,
+    4, false,
 };
 
 static int run(struct api_call *call, const struct db_statement *stmt, const char *const *values)

@@ -22,7 +22,7 @@ struct job {
     unsigned long long ops, failures;
 };
 
-static const struct db_statement stmt_select = {"bench_select", "SELECT $1::int", 1};
+static const struct db_statement stmt_select = {"bench_select", "SELECT $1::int", 1, false};
 
 static void *worker(void *arg)
 {
