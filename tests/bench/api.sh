@@ -2,8 +2,9 @@
 # api.sh — `make bench-api`: wrk against tessera's /api on a private PostgreSQL (a benchmark,
 # not a test). One user holds 10,000 conversations; one conversation holds 5,000 messages.
 #   GET /api/conversations (first page, 200 items) at 32 and at 8 connections, with the default
-#     pool (pool_max 20) and with pool_max 3 (a second tessera: the pool sized to the two CPUs
-#     PostgreSQL shares with everything else here), and once with Accept-Encoding: br, gzip
+#     pool (pool_max 20) and with pool_max $POOL_SMALL (2: a second tessera whose pool is sized
+#     to the two CPUs PostgreSQL shares with everything else here), and once with
+#     Accept-Encoding: br, gzip (what browsers send; the other rows get identity)
 #   GET /api/conversations/{id}/messages (first page, 500 items) at 32 connections
 #   PUT /api/preferences/theme over 200 users, 32 connections: tessera's one statement against
 #     the old way (tests/bench/api/put_old_way.c, same HTTP stack and pool) in two forms: the
@@ -11,11 +12,12 @@
 #     what a correct API over PostgreSQL does (session lookup, then BEGIN; SELECT ... FOR
 #     UPDATE; UPDATE or INSERT; COMMIT: five round trips), and the ratios.
 # The cluster runs with fsync/synchronous_commit off (PG_FAST=1) so that the PUT ratio shows
-# round trips, not the disk. Env: BUILD (build), DURATION (10s), THREADS (2).
+# round trips, not the disk. Env: BUILD (build), DURATION (10s), THREADS (2), POOL_SMALL (2).
 set -eu
 BUILD=${BUILD:-build}
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
+POOL_SMALL=${POOL_SMALL:-2}
 top=$(pwd)
 bin="$top/$BUILD/tessera"
 command -v wrk >/dev/null 2>&1 || { echo "api.sh: wrk is not installed (make deps)" >&2; exit 1; }
@@ -66,7 +68,7 @@ wait_port() {
   done
 }
 wait_port "$dir/tessera.out" # migrations have run once it listens
-DB_POOL_MAX=3 "$bin" serve --config "$dir/tessera.ini" --listen "127.0.0.1:$P_T3" > "$dir/tessera3.out" 2>&1 &
+DB_POOL_MAX=$POOL_SMALL "$bin" serve --config "$dir/tessera.ini" --listen "127.0.0.1:$P_T3" > "$dir/tessera3.out" 2>&1 &
 pids="$pids $!"
 wait_port "$dir/tessera3.out"
 
@@ -118,8 +120,8 @@ wrk -t2 -c32 -d2s -s "$LUA_DIR/get.lua" "http://127.0.0.1:$P_T3/api/conversation
 echo "== tessera /api ($(nproc) CPUs, wrk $DURATION, 10,000 conversations, 5,000 messages)"
 run "GET /api/conversations (200 items)" 32 get.lua "http://127.0.0.1:$P_T/api/conversations"
 run "GET /api/conversations (200 items)" 8 get.lua "http://127.0.0.1:$P_T/api/conversations"
-run "GET /api/conversations, pool_max 3" 32 get.lua "http://127.0.0.1:$P_T3/api/conversations"
-run "GET /api/conversations, pool_max 3" 8 get.lua "http://127.0.0.1:$P_T3/api/conversations"
+run "GET /api/conversations, pool_max $POOL_SMALL" 32 get.lua "http://127.0.0.1:$P_T3/api/conversations"
+run "GET /api/conversations, pool_max $POOL_SMALL" 8 get.lua "http://127.0.0.1:$P_T3/api/conversations"
 ACCEPT_ENCODING="br, gzip" run "GET /api/conversations, br (as browsers ask)" 8 get.lua "http://127.0.0.1:$P_T/api/conversations"
 run "GET /api/conversations?limit=20" 32 get.lua "http://127.0.0.1:$P_T/api/conversations?limit=20"
 run "GET .../messages (500 items)" 32 get.lua "http://127.0.0.1:$P_T/api/conversations/$CID/messages"
