@@ -1,6 +1,7 @@
 /* image_decode, image_orient, image_resize, image_encode: sniffing, header-only probing of
  * the fixtures, refusals before decoding, orientation maths, never-enlarge sizes, and JPEG
- * output of a transparent picture flattened on white. */
+ * output of a transparent picture flattened on white, and the same resized pixels on any
+ * number of threads. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 
@@ -180,4 +181,37 @@ Test(image_decode, jpeg_output_flattens_transparency_on_white)
     jpeg_abort_decompress(&c);
     jpeg_destroy_decompress(&c);
     free(out);
+}
+
+/* A picture with detail in every channel and a soft alpha ramp, so a slicing error between
+ * libswscale's threads would show up as differing pixels. */
+static void pattern(WebPPicture *pic, int w, int h)
+{
+    cr_assert(WebPPictureInit(pic));
+    pic->use_argb = 1;
+    pic->width = w;
+    pic->height = h;
+    cr_assert(WebPPictureAlloc(pic));
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint32_t a = (uint32_t)(x * 255 / (w - 1)), r = (uint32_t)((x * 7 + y * 3) & 0xff);
+            uint32_t g = (uint32_t)((x ^ y) & 0xff), b = (uint32_t)((y * 5) & 0xff);
+            pic->argb[y * pic->argb_stride + x] = a << 24 | r << 16 | g << 8 | b;
+        }
+}
+
+Test(image_decode, resize_gives_the_same_pixels_on_one_or_several_threads)
+{
+    WebPPicture one, two;
+    pattern(&one, 997, 613);
+    pattern(&two, 997, 613);
+    cr_assert_eq(image_resize(&one, 301, 185, 1), 0);
+    cr_assert_eq(image_resize(&two, 301, 185, 2), 0);
+    cr_assert_eq(one.width, 301);
+    cr_assert_eq(two.height, 185);
+    for (int y = 0; y < 185; y++)
+        cr_assert_arr_eq(one.argb + y * one.argb_stride, two.argb + y * two.argb_stride, 301 * 4, "row %d", y);
+    cr_assert_eq(image_resize(&one, 400, 185, 2), -1, "never enlarges");
+    WebPPictureFree(&one);
+    WebPPictureFree(&two);
 }
