@@ -62,7 +62,7 @@ INI
 pids="$pids $!"
 wait_port() {
   i=0
-  until grep -q "listening on" "$1"; do
+  until grep -q "listening on" "$1" 2>/dev/null; do
     i=$((i + 1)); [ $i -lt 300 ] || { cat "$1" >&2; echo "api.sh: server did not start" >&2; exit 1; }
     sleep 0.1
   done
