@@ -3,8 +3,8 @@
  * rav1e at speed 10 was as fast as aom at 9 but 33 % larger; SVT-AV1 failed to encode), 4:4:4,
  * quantizer from Next.js's quality mapping (q - 20, then the quality-to-quantizer formula of
  * libavif 1.x and libheif, which 0.11 lacks). Speed is images.avif_speed (default 6, what
- * Next.js asks of sharp): at speed 6 the output matches sharp's within 1 % of bytes and
- * 0.05 dB PSNR; speed 8 is 2x faster but 0.1-0.9 dB worse at up to 1.16x the bytes.
+ * Next.js asks of sharp): at speed 6 the output matches sharp's within 2 % of bytes and
+ * 0.08 dB PSNR; speed 8 is 2x faster but 0.3-1.0 dB worse at up to 1.45x the bytes.
  * Measurements: docs/PERFORMANCE.md, "## Images". */
 #include "tessera/image_encode.h"
 
