@@ -58,7 +58,7 @@ LAZY_VOID_FUNCTION(libavif, avifRGBImageAllocatePixels, (avifRGBImage *rgb), (rg
 LAZY_VOID_FUNCTION(libavif, avifRGBImageFreePixels, (avifRGBImage *rgb), (rgb))
 LAZY_VOID_FUNCTION(libavif, avifRWDataFree, (avifRWData *raw), (raw))
 
-/* libavif: decoding */
+/* libavif: decoding (avifDecoderReadMemory and friends: the integration tests decode with them) */
 LAZY_FUNCTION(libavif, avifDecoder *, avifDecoderCreate, (void), ())
 LAZY_VOID_FUNCTION(libavif, avifDecoderDestroy, (avifDecoder *decoder), (decoder))
 LAZY_FUNCTION(libavif, avifResult, avifDecoderSetIOMemory, (avifDecoder *decoder, const uint8_t *data, size_t size),
@@ -75,14 +75,6 @@ LAZY_FUNCTION(libavif, avifResult, avifEncoderWrite, (avifEncoder *encoder, cons
               (encoder, image, output))
 
 /* libswscale */
-LAZY_FUNCTION(libswscale, struct SwsContext *, sws_getContext,
-              (int srcW, int srcH, enum AVPixelFormat srcFormat, int dstW, int dstH, enum AVPixelFormat dstFormat,
-               int flags, SwsFilter *srcFilter, SwsFilter *dstFilter, const double *param),
-              (srcW, srcH, srcFormat, dstW, dstH, dstFormat, flags, srcFilter, dstFilter, param))
-LAZY_FUNCTION(libswscale, int, sws_scale,
-              (struct SwsContext *c, const uint8_t *const srcSlice[], const int srcStride[], int srcSliceY,
-               int srcSliceH, uint8_t *const dst[], const int dstStride[]),
-              (c, srcSlice, srcStride, srcSliceY, srcSliceH, dst, dstStride))
 LAZY_VOID_FUNCTION(libswscale, sws_freeContext, (struct SwsContext *swsContext), (swsContext))
 LAZY_FUNCTION(libswscale, struct SwsContext *, sws_alloc_context, (void), ())
 LAZY_FUNCTION(libswscale, int, sws_init_context, (struct SwsContext *c, SwsFilter *srcFilter, SwsFilter *dstFilter),
