@@ -35,29 +35,31 @@ bool lazy_lib_open(struct lazy_lib *lib);
  * when either is missing. */
 void *lazy_lib_symbol(struct lazy_lib *lib, const char *name);
 
-/* Defines `ret name params` forwarding `args` to the library's function, resolved once. */
-#define LAZY_FUNCTION(lib, ret, name, params, args)                                        \
-    ret name params                                                                        \
-    {                                                                                      \
-        static __typeof__(&name) _Atomic real_;                                            \
-        __typeof__(&name) fn_ = atomic_load_explicit(&real_, memory_order_acquire);        \
-        if (!fn_) {                                                                        \
-            fn_ = (__typeof__(&name))lazy_lib_symbol(&(lib), #name);                       \
-            atomic_store_explicit(&real_, fn_, memory_order_release);                      \
-        }                                                                                  \
-        return fn_ args;                                                                   \
+/* The function behind *slot, resolved from lib by name on the first call and kept in *slot
+ * (one atomic load afterwards). A void pointer holds it, as dlsym returns it (POSIX). */
+static inline void *lazy_lib_cached(void *_Atomic *slot, struct lazy_lib *lib, const char *name)
+{
+    void *fn = atomic_load_explicit(slot, memory_order_acquire);
+    if (!fn) {
+        fn = lazy_lib_symbol(lib, name);
+        atomic_store_explicit(slot, fn, memory_order_release);
+    }
+    return fn;
+}
+
+/* Defines `ret name params` forwarding `args` to the library's function of that name. */
+#define LAZY_FUNCTION(lib, ret, name, params, args)                                         \
+    ret name params                                                                         \
+    {                                                                                       \
+        static void *_Atomic real_;                                                         \
+        return ((__typeof__(&name))lazy_lib_cached(&real_, &(lib), #name)) args;            \
     }
 
 /* The same for functions returning void. */
-#define LAZY_VOID_FUNCTION(lib, name, params, args)                                        \
-    void name params                                                                       \
-    {                                                                                      \
-        static __typeof__(&name) _Atomic real_;                                            \
-        __typeof__(&name) fn_ = atomic_load_explicit(&real_, memory_order_acquire);        \
-        if (!fn_) {                                                                        \
-            fn_ = (__typeof__(&name))lazy_lib_symbol(&(lib), #name);                       \
-            atomic_store_explicit(&real_, fn_, memory_order_release);                      \
-        }                                                                                  \
-        fn_ args;                                                                          \
+#define LAZY_VOID_FUNCTION(lib, name, params, args)                                         \
+    void name params                                                                        \
+    {                                                                                       \
+        static void *_Atomic real_;                                                         \
+        ((__typeof__(&name))lazy_lib_cached(&real_, &(lib), #name)) args;                   \
     }
 #endif

@@ -10,4 +10,9 @@
 /* Answers the request and returns its status, or returns 0 when the path is not
  * /api/preferences or below it. */
 int preferences_handle(const struct api_context *ctx, struct http_exchange *ex);
+
+/* The body of a PUT, {"value": <any JSON>}, read strictly (at most max_body bytes; the value
+ * at most PREFERENCES_VALUE_MAX bytes serialized) and returned as compact JSON text
+ * (malloc'd). NULL when it was refused: the error reply is sent and ex->status holds it. */
+char *preferences_read_value(struct http_exchange *ex, size_t max_body);
 #endif

@@ -67,17 +67,25 @@ static int handle_list(const struct api_context *ctx, struct http_exchange *ex)
     return status;
 }
 
-static int handle_put(struct api_call *call, const char *key)
+char *preferences_read_value(struct http_exchange *ex, size_t max_body)
 {
     static const struct api_field fields[] = {{"value", API_FIELD_ANY, true, PREFERENCES_VALUE_MAX}};
-    struct http_exchange *ex = call->ex;
-    json_t *body = api_read_json_object(ex, (size_t)call->ctx->cfg->api.max_body, fields, 1);
+    json_t *body = api_read_json_object(ex, max_body, fields, 1);
     if (!body)
-        return ex->status;
+        return NULL;
     char *value = json_dumps(json_object_get(body, "value"), JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(body);
     if (!value)
-        return reply_json_error(ex, 500, "internal", "out of memory", NULL);
+        reply_json_error(ex, 500, "internal", "out of memory", NULL);
+    return value;
+}
+
+static int handle_put(struct api_call *call, const char *key)
+{
+    struct http_exchange *ex = call->ex;
+    char *value = preferences_read_value(ex, (size_t)call->ctx->cfg->api.max_body);
+    if (!value)
+        return ex->status;
     const char *values[] = {call->token_hash, key, value};
     PGresult *res = api_call_query(call, &PREF_PUT, values, "preference");
     free(value);

@@ -27,6 +27,7 @@
 #include "tessera/api_request.h"
 #include "tessera/auth.h"
 #include "tessera/db_pool.h"
+#include "tessera/preferences.h"
 #include "tessera/server.h"
 
 static struct db_pool *pool;
@@ -218,14 +219,9 @@ static int put_old_way(struct http_exchange *ex, bool transaction, const char *k
     bool by_cookie;
     if (!auth_request_token_hash(ex, hash, &by_cookie))
         return reply_json_error(ex, 401, "unauthorized", "sign in first", NULL);
-    static const struct api_field fields[] = {{"value", API_FIELD_ANY, true, 16384}};
-    json_t *body = api_read_json_object(ex, 256 * 1024, fields, 1);
-    if (!body)
-        return ex->status;
-    char *value = json_dumps(json_object_get(body, "value"), JSON_COMPACT | JSON_ENCODE_ANY);
-    json_decref(body);
+    char *value = preferences_read_value(ex, 256 * 1024); /* the server's own body reader */
     if (!value)
-        return reply_json_error(ex, 500, "internal", "out of memory", NULL);
+        return ex->status;
     int status = transaction ? put_transaction(ex, hash, key, value) : put_two_statements(ex, hash, key, value);
     free(value);
     return status;
