@@ -15,7 +15,4 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* One access line: format is enum config_access_log (off writes nothing). */
 void log_access(int format, const char *method, const char *path, int status,
                 int64_t bytes, int64_t micros);
-
-/* Microseconds on the monotonic clock; wall-clock seconds for logs. */
-int64_t clock_monotonic_us(void);
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "tessera/api_request.h"
+#include "tessera/clock.h"
 #include "tessera/cpu.h"
 #include "tessera/db_pool.h"
 #include "tessera/log.h"
@@ -404,14 +405,7 @@ void auth_gate_free(struct auth_gate *gate)
 
 bool auth_gate_enter(struct auth_gate *gate, int wait_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += wait_ms / 1000;
-    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = clock_deadline_after_us(CLOCK_REALTIME, (int64_t)wait_ms * 1000);
     while (sem_timedwait(&gate->slots, &deadline) != 0)
         if (errno != EINTR)
             return false;

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tessera/clock.h"
 #include "tessera/log.h"
 #include "tessera/request_body.h"
 

@@ -13,13 +13,6 @@ static int current_level = LOG_LEVEL_INFO; /* set once in main before threads st
 void log_set_level(int level) { current_level = level; }
 int log_level(void) { return current_level; }
 
-int64_t clock_monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void timestamp(char *buf, size_t size)
 {
     struct timespec ts;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tessera/cli.h"
+#include "tessera/clock.h"
 #include "tessera/db_pool.h"
 #include "tessera/embedded.h"
 #include "tessera/log.h"

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tessera/clock.h"
 #include "tessera/libpq_lazy.h"
 #include "tessera/log.h"
 
@@ -56,7 +57,6 @@ struct db_conn {
 
 struct db_pool {
     pthread_mutex_t lock;
-    pthread_condattr_t wait_attr; /* CLOCK_MONOTONIC, for the waiters' own condition variables */
     pthread_cond_t reaper_wake; /* shutdown */
     pthread_t reaper;
     bool reaper_started;
@@ -83,16 +83,6 @@ struct db_pool {
 
 static int64_t now_us(void) { return clock_monotonic_us(); }
 
-static void deadline_after_us(struct timespec *ts, int64_t us)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += us / 1000000;
-    ts->tv_nsec += (us % 1000000) * 1000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
 
 /* libpq prints notices (including the FATAL a server sends an idle session on shutdown)
  * to stderr by default; they belong in the log at debug level. */
@@ -303,9 +293,7 @@ struct db_pool *db_pool_create(const struct config *cfg)
     pool->use_prepared = cfg->database.prepared_statements;
     atomic_store(&pool->last_failure_log_us, INT64_MIN / 2);
     pthread_mutex_init(&pool->lock, NULL);
-    pthread_condattr_init(&pool->wait_attr);
-    pthread_condattr_setclock(&pool->wait_attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&pool->reaper_wake, &pool->wait_attr);
+    cond_init_monotonic(&pool->reaper_wake);
     /* idle_timeout = 0 keeps idle connections open: no reaper needed. */
     if (pool->idle_timeout_us > 0) {
         if (pthread_create(&pool->reaper, NULL, reaper_main, pool) != 0) {
@@ -336,7 +324,6 @@ void db_pool_free(struct db_pool *pool)
         conn_close(c);
     }
     pthread_cond_destroy(&pool->reaper_wake);
-    pthread_condattr_destroy(&pool->wait_attr);
     pthread_mutex_destroy(&pool->lock);
     free(pool->url);
     free(pool);
@@ -352,8 +339,7 @@ static void *reaper_main(void *arg)
     if (tick > 1000000) tick = 1000000;
     pthread_mutex_lock(&pool->lock);
     while (!pool->stopping) {
-        struct timespec ts;
-        deadline_after_us(&ts, tick);
+        struct timespec ts = clock_deadline_after_us(CLOCK_MONOTONIC, tick);
         pthread_cond_timedwait(&pool->reaper_wake, &pool->lock, &ts);
         struct db_conn *expired = NULL, **link = &pool->idle;
         int64_t cutoff = now_us() - pool->idle_timeout_us;
@@ -502,7 +488,7 @@ static void grant_slots(struct db_pool *pool)
 static void wait_turn(struct db_pool *pool, const struct timespec *deadline, struct db_conn **got, bool *open_slot)
 {
     struct pool_waiter w = {.conn = NULL, .slot = false};
-    pthread_cond_init(&w.wake, &pool->wait_attr);
+    cond_init_monotonic(&w.wake);
     waiter_push(pool, &w);
     int rc = 0;
     while (!w.conn && !w.slot && rc != ETIMEDOUT)
@@ -518,8 +504,7 @@ enum db_status db_pool_acquire(struct db_pool *pool, struct db_conn **out)
 {
     *out = NULL;
     int64_t start = now_us();
-    struct timespec deadline;
-    deadline_after_us(&deadline, pool->acquire_timeout_us);
+    struct timespec deadline = clock_deadline_after_us(CLOCK_MONOTONIC, pool->acquire_timeout_us);
     struct db_conn *got = NULL, *bad = NULL;
     bool open_slot = false;
     pthread_mutex_lock(&pool->lock);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tessera/clock.h"
+
 #define FC_BUCKETS 4096u
 
 struct file_cache {
@@ -42,7 +44,7 @@ struct fc_entry *fc_entry_new(const char *key)
     if (!e->key) { free(e); return NULL; }
     e->hash = key_hash(key);
     pthread_mutex_init(&e->lock, NULL);
-    pthread_cond_init(&e->done, NULL);
+    cond_init_monotonic(&e->done);
     atomic_init(&e->refs, 1);
     return e;
 }

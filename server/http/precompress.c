@@ -4,6 +4,7 @@
  * sees the old sibling or the new one), idempotent (a sibling not older than its source is
  * kept), parallel (one worker per CPU pulling paths from a shared index). */
 #include "tessera/cli.h"
+#include "tessera/clock.h"
 #include "tessera/compress.h"
 #include "tessera/cpu.h"
 #include "tessera/sourcemap.h"
@@ -508,8 +509,7 @@ int precompress_cli_main(const struct config *cfg, int argc, char **argv)
                              .production = cfg->server.mode == CONFIG_MODE_PRODUCTION};
     if (pc_parse_args(argc, argv, &opt) != 0)
         return EXIT_USAGE;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t start_us = clock_monotonic_us();
     struct pc_run run = {.opt = &opt};
     pthread_mutex_init(&run.lock, NULL);
     atomic_init(&run.next, 0);
@@ -518,9 +518,8 @@ int precompress_cli_main(const struct config *cfg, int argc, char **argv)
     int threads = pc_thread_count(run.list.n);
     if (rc == 0)
         pc_run_workers(&run, threads);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
     if (rc == 0)
-        pc_report(&opt, &run.totals, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, threads);
+        pc_report(&opt, &run.totals, (double)(clock_monotonic_us() - start_us) / 1e6, threads);
     if (run.totals.failed)
         rc = 1;
     list_free(&run.list);

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "tessera/api.h"
+#include "tessera/clock.h"
 #include "tessera/db_pool.h"
 #include "tessera/http.h"
 #include "tessera/image.h"

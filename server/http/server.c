@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tessera/api.h"
+#include "tessera/clock.h"
 #include "tessera/db_pool.h"
 #include "tessera/image.h"
 #include "tessera/log.h"
@@ -136,17 +137,13 @@ void server_stop(struct tessera_server *srv)
         } else {
             st->mg = srv->mg;
             pthread_mutex_init(&st->lock, NULL);
-            pthread_cond_init(&st->done_cond, NULL);
+            cond_init_monotonic(&st->done_cond);
             pthread_t thread;
             if (pthread_create(&thread, NULL, stop_civetweb, st) != 0) {
                 mg_stop(srv->mg);
                 free(st);
             } else {
-                struct timespec deadline;
-                clock_gettime(CLOCK_REALTIME, &deadline);
-                deadline.tv_sec += srv->cfg.server.grace_ms / 1000;
-                deadline.tv_nsec += (srv->cfg.server.grace_ms % 1000) * 1000000;
-                if (deadline.tv_nsec >= 1000000000) { deadline.tv_sec++; deadline.tv_nsec -= 1000000000; }
+                struct timespec deadline = clock_deadline_after_us(CLOCK_MONOTONIC, srv->cfg.server.grace_ms * 1000);
                 pthread_mutex_lock(&st->lock);
                 while (!st->done && pthread_cond_timedwait(&st->done_cond, &st->lock, &deadline) == 0)
                     ;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tessera/clock.h"
 #include "tessera/compress.h"
 #include "tessera/conditional.h"
 #include "tessera/file_cache.h"
@@ -602,9 +603,7 @@ static bool variant_ready(struct static_files *sf, struct fc_entry *e, enum enco
         atomic_store(&e->state[enc], ok ? FC_READY : FC_ABSENT);
         pthread_cond_broadcast(&e->done);
     } else {
-        struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += VARIANT_WAIT_S;
+        struct timespec deadline = clock_deadline_after_us(CLOCK_MONOTONIC, VARIANT_WAIT_S * 1000000LL);
         while (atomic_load(&e->state[enc]) == FC_BUSY)
             if (pthread_cond_timedwait(&e->done, &e->lock, &deadline) != 0) break;
     }

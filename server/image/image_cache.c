@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "tessera/clock.h"
 #include "tessera/log.h"
 
 #define MEM_BUCKETS 4096
@@ -424,9 +425,7 @@ static void *evictor_main(void *arg)
     pthread_mutex_lock(&c->evict_lock);
     while (!c->stop) {
         if (!c->evict_wanted) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 300;
+            struct timespec until = clock_deadline_after_us(CLOCK_MONOTONIC, 300 * 1000000LL);
             pthread_cond_timedwait(&c->evict_wake, &c->evict_lock, &until);
         }
         if (c->stop) break;
@@ -464,7 +463,7 @@ struct image_cache *image_cache_open(const char *dir, int64_t max_bytes, int64_t
     c->mem_max = mem_bytes;
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->evict_lock, NULL);
-    pthread_cond_init(&c->evict_wake, NULL);
+    cond_init_monotonic(&c->evict_wake);
     atomic_init(&c->disk_bytes, -1);
     atomic_init(&c->disk_ok, true);
     atomic_flag_clear(&c->warned);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tessera/clock.h"
 #include "tessera/codec_lazy.h"
 #include "tessera/cpu.h"
 #include "tessera/image_cache.h"

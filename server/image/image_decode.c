@@ -14,6 +14,7 @@
 #include <webp/decode.h>
 #include <webp/demux.h>
 
+#include "tessera/clock.h"
 #include "tessera/image_orient.h"
 #include "tessera/log.h"
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tessera/clock.h"
 #include "tessera/log.h"
 
 #define AVIF_CODEC AVIF_CODEC_CHOICE_AOM

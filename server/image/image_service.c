@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tessera/clock.h"
 #include "tessera/codec_lazy.h"
 #include "tessera/cpu.h"
 #include "tessera/image_cache.h"
@@ -66,15 +67,8 @@ struct image_service {
 
 /* ---------------------------------------------------------------- bounded waits */
 
-static struct timespec deadline_after_ms(int64_t ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) { t.tv_sec++; t.tv_nsec -= 1000000000L; }
-    return t;
-}
+/* A wait of ms on svc->changed (a CLOCK_MONOTONIC condition variable). */
+static struct timespec deadline_after_ms(int64_t ms) { return clock_deadline_after_us(CLOCK_MONOTONIC, ms * 1000); }
 
 static bool slot_acquire(struct image_service *svc)
 {
@@ -357,6 +351,15 @@ static int transcode_run(struct transcode_job *job)
     return 0;
 }
 
+/* A thread that image_service_free must wait for has ended (or never started). */
+static void background_finished(struct image_service *svc)
+{
+    pthread_mutex_lock(&svc->lock);
+    svc->bg_running--;
+    pthread_cond_broadcast(&svc->changed);
+    pthread_mutex_unlock(&svc->lock);
+}
+
 static void *transcode_main(void *arg)
 {
     struct transcode_job *job = arg;
@@ -364,10 +367,7 @@ static void *transcode_main(void *arg)
     job->status = transcode_run(job);
     slot_release(svc);
     job_unref(job);
-    pthread_mutex_lock(&svc->lock);
-    svc->bg_running--;
-    pthread_cond_broadcast(&svc->changed);
-    pthread_mutex_unlock(&svc->lock);
+    background_finished(svc);
     return NULL;
 }
 
@@ -404,19 +404,11 @@ static int transcode_locked(struct image_service *svc, struct source *src, const
         atomic_store(&job->refs, 1);
         job_unref(job);
         slot_release(svc);
-        pthread_mutex_lock(&svc->lock);
-        svc->bg_running--;
-        pthread_cond_broadcast(&svc->changed);
-        pthread_mutex_unlock(&svc->lock);
+        background_finished(svc);
         return snprintf(reason, REASON_MAX, "cannot start a transcode thread"), 503;
     }
     pthread_attr_destroy(&attr);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    int64_t ms = svc->cfg->images.transcode_timeout_ms + 250;
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+    struct timespec until = clock_deadline_after_us(CLOCK_REALTIME, (svc->cfg->images.transcode_timeout_ms + 250) * 1000);
     int st;
     if (pthread_timedjoin_np(t, NULL, &until) == 0) {
         st = job->status;
@@ -480,10 +472,7 @@ static void *bg_avif_main(void *arg)
     }
     source_close(&src);
     free(job);
-    pthread_mutex_lock(&svc->lock);
-    svc->bg_running--;
-    pthread_cond_broadcast(&svc->changed);
-    pthread_mutex_unlock(&svc->lock);
+    background_finished(svc);
     return NULL;
 }
 
@@ -503,11 +492,7 @@ static void bg_avif_start(struct image_service *svc, const struct image_params *
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (!room || pthread_create(&t, &attr, bg_avif_main, job) != 0) {
         free(job);
-        if (room) {
-            pthread_mutex_lock(&svc->lock);
-            svc->bg_running--;
-            pthread_mutex_unlock(&svc->lock);
-        }
+        if (room) background_finished(svc);
     }
     pthread_attr_destroy(&attr);
 }
@@ -605,11 +590,7 @@ struct image_service *image_service_create(const struct config *cfg)
     svc->cpus = cpu_count_usable();
     svc->slots_max = svc->slots_free = cfg->images.max_concurrent > 0 ? (int)cfg->images.max_concurrent : svc->cpus;
     pthread_mutex_init(&svc->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&svc->changed, &ca);
-    pthread_condattr_destroy(&ca);
+    cond_init_monotonic(&svc->changed);
     svc->cache = cfg->images.enabled ? image_cache_open(cfg->images.cache_dir, cfg->images.cache_max_bytes, MEM_TIER_BYTES)
                                      : NULL;
     if (cfg->images.enabled && !svc->cache) {

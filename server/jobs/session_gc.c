@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tessera/clock.h"
 #include "tessera/db_pool.h"
 #include "tessera/log.h"
 
@@ -119,14 +120,7 @@ static void *gc_main(void *arg)
     struct session_gc *gc = arg;
     for (;;) {
         run_pass(gc);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += gc->interval_us / 1000000;
-        until.tv_nsec += (gc->interval_us % 1000000) * 1000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        struct timespec until = clock_deadline_after_us(CLOCK_MONOTONIC, gc->interval_us);
         pthread_mutex_lock(&gc->lock);
         while (!gc->stopping && pthread_cond_timedwait(&gc->wake, &gc->lock, &until) == 0)
             ;
@@ -149,11 +143,7 @@ struct session_gc *session_gc_start(const struct config *cfg, struct db_pool *po
     int64_t timeout_ms = cfg->database.statement_timeout_ms > 0 ? cfg->database.statement_timeout_ms : 10000;
     snprintf(gc->statement_timeout, sizeof gc->statement_timeout, "%lld", (long long)timeout_ms);
     pthread_mutex_init(&gc->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&gc->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    cond_init_monotonic(&gc->wake);
     if (pthread_create(&gc->thread, NULL, gc_main, gc) != 0) {
         log_error("session gc: cannot start its thread; expired sessions will not be deleted");
         pthread_cond_destroy(&gc->wake);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tessera/auth.h"
+#include "tessera/clock.h"
 #include "tessera/config.h"
 #include "tessera/db_pool.h"
 #include "tessera/log.h"

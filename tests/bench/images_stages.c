@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tessera/clock.h"
 #include "tessera/image_decode.h"
 #include "tessera/image_encode.h"
 #include "tessera/image_orient.h"

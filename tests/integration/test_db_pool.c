@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "tessera/clock.h"
 #include "tessera/config.h"
 #include "tessera/db_pool.h"
 #include "tessera/log.h"
