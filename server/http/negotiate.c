@@ -76,6 +76,13 @@ static const char *element_end(const char *p)
     return p;
 }
 
+static const char *skip_ows(const char *p, const char *end)
+{
+    while (p < end && is_ows(*p))
+        p++;
+    return p;
+}
+
 static const char *trim_end(const char *start, const char *end)
 {
     while (end > start && is_ows(end[-1]))
@@ -108,15 +115,13 @@ static int parse_params(const char *p, const char *end)
 {
     int q = Q_MAX;
     while (p < end) {
-        while (p < end && is_ows(*p))
-            p++;
+        p = skip_ows(p, end);
         if (p == end)
             break;
         if (*p != ';')
             return -1;
         p++;
-        while (p < end && is_ows(*p))
-            p++;
+        p = skip_ows(p, end);
         const char *name = p;
         while (p < end && is_tchar((unsigned char)*p))
             p++;
@@ -131,13 +136,11 @@ static int parse_params(const char *p, const char *end)
             continue;
         }
         const char *value = p;
-        while (value < stop && is_ows(*value))
-            value++;
+        value = skip_ows(value, stop);
         if (value == stop || *value != '=')
             return -1;
         value++;
-        while (value < stop && is_ows(*value))
-            value++;
+        value = skip_ows(value, stop);
         if (token_is(name, name_len, "q")) {
             q = parse_qvalue(value, (size_t)(trim_end(value, stop) - value));
             if (q < 0)
@@ -160,8 +163,7 @@ static void note_weight(int *slot, int q)
 
 static void parse_element(const char *p, const char *end, struct accept_weights *w)
 {
-    while (p < end && is_ows(*p))
-        p++;
+    p = skip_ows(p, end);
     const char *tok = p;
     while (p < end && is_tchar((unsigned char)*p))
         p++;
