@@ -10,9 +10,7 @@
 #include "tessera/api_route.h"
 
 #define CONVERSATIONS_LIMIT_MAX 200
-#define CONVERSATIONS_LIMIT_SCAN 201       /* CONVERSATIONS_LIMIT_MAX + 1, as SQL text */
 #define MESSAGES_LIMIT_MAX 500
-#define MESSAGES_LIMIT_SCAN 501            /* MESSAGES_LIMIT_MAX + 1, as SQL text */
 #define CONVERSATIONS_TITLE_MAX 1024    /* UTF-8 bytes */
 #define MESSAGES_CONTENT_MAX 65536      /* UTF-8 bytes */
 

@@ -24,14 +24,12 @@ enum db_status {
 /* A statement known at compile time. With prepared_statements on it is prepared once per
  * connection under `name` (and PostgreSQL switches it to a generic plan after five runs when
  * that plan is no dearer); off (PgBouncer transaction mode) it is sent with PQexecParams.
- * plan_each_call: always sent with PQexecParams, so every call is planned with its values.
- * For statements whose best plan depends on the values (the lists: a heavy user's page needs
- * the ordered index scan that a generic plan, costed for the average user, would not use). */
+ * A statement whose best plan depends on its rows keeps that plan in a database function
+ * (the list pages: migration 0005), not in a per-call planning mode. */
 struct db_statement {
     const char *name;
     const char *sql;
     int n_params;
-    bool plan_each_call;
 };
 
 /* Opens no connection yet (lazy). NULL on error (logged). */

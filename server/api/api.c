@@ -25,7 +25,7 @@ struct api {
     atomic_uint_fast64_t health_down;
 };
 
-static const struct db_statement HEALTH = {"api_health", "SELECT 1", 0, false};
+static const struct db_statement HEALTH = {"api_health", "SELECT 1", 0};
 
 struct api *api_create(const struct config *cfg, struct db_pool *pool)
 {

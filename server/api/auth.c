@@ -230,7 +230,7 @@ static const struct db_statement stmt_credential = {
     "SELECT u.id, a.password FROM users u"
     " LEFT JOIN accounts a ON a.user_id = u.id AND a.provider_id = 'credential'"
     " WHERE u.email = $1 LIMIT 1",
-    1, false,
+    1,
 };
 
 static const struct db_statement stmt_session_insert = {
@@ -240,7 +240,7 @@ static const struct db_statement stmt_session_insert = {
     " RETURNING user_id)"
     " SELECT json_build_object('user', json_build_object('id', u.id, 'email', u.email, 'name', u.name))"
     " FROM s JOIN users u ON u.id = s.user_id",
-    5, false,
+    5,
 };
 
 static const struct db_statement stmt_me = {
@@ -248,13 +248,13 @@ static const struct db_statement stmt_me = {
     "SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name)"
     " FROM sessions s JOIN users u ON u.id = s.user_id"
     " WHERE s.token_hash = decode($1, 'hex') AND s.expires_at > now()",
-    1, false,
+    1,
 };
 
 static const struct db_statement stmt_sign_out = {
     "auth_sign_out",
     "DELETE FROM sessions WHERE token_hash = decode($1, 'hex')",
-    1, false,
+    1,
 };
 
 /* Login CSRF: a browser that says where the request comes from must say "here". Clients

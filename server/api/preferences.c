@@ -20,7 +20,7 @@ static const struct db_statement PREF_LIST = {
     "  FROM preference_defaults d"
     "  FULL JOIN (SELECT key, value FROM preferences WHERE user_id = (SELECT user_id FROM s)) p ON p.key = d.key"
     "  WHERE EXISTS (SELECT 1 FROM s))",
-    1, false,
+    1,
 };
 
 /* The upsert runs only when the default is not locked; DO UPDATE ... WHERE p.mutable skips a
@@ -36,7 +36,7 @@ static const struct db_statement PREF_PUT = {
     " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN 401"
     "             WHEN NOT EXISTS (SELECT 1 FROM up) THEN 403 ELSE 200 END,"
     " (SELECT json_build_object('key', key, 'value', value)::text FROM up)",
-    3, false,
+    3,
 };
 
 /* The main SELECT sees the table as it was before the DELETE (one snapshot). */
@@ -50,7 +50,7 @@ static const struct db_statement PREF_DELETE = {
     " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN 401"
     "             WHEN EXISTS (SELECT 1 FROM locked) THEN 403 ELSE 204 END,"
     " (SELECT count(*) FROM del)::text",
-    2, false,
+    2,
 };
 
 static int handle_list(const struct api_context *ctx, struct http_exchange *ex)

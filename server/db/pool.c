@@ -113,8 +113,8 @@ static int connect_params_init(struct connect_params *p, const char *url, const 
             existing = o->val;
     /* plan_cache_mode stays PostgreSQL's auto: named statements settle on generic plans,
      * which saves the ~0.1 ms of planning a PUT's statement took on every call under
-     * force_custom_plan (pgbench: 0.18-0.20 against 0.29-0.32 ms). The statements whose plan
-     * must follow their values (the lists) are marked plan_each_call instead (db_pool.h). */
+     * force_custom_plan (pgbench: 0.18-0.20 against 0.29-0.32 ms). The list pages pin their
+     * plan in functions (migration 0005). */
     int n = snprintf(p->options, sizeof p->options, "%s", existing);
     if (statement_timeout_ms > 0 && n >= 0 && (size_t)n < sizeof p->options)
         n += snprintf(p->options + n, sizeof p->options - (size_t)n, "%s-c statement_timeout=%lld",
@@ -618,7 +618,7 @@ static PGresult *ensure_prepared(struct db_pool *pool, struct db_conn *c, const 
 static PGresult *run_statement(struct db_pool *pool, struct db_conn *c, const struct db_statement *stmt,
                                const char *const *values)
 {
-    if (!pool->use_prepared || stmt->plan_each_call) {
+    if (!pool->use_prepared) {
         atomic_fetch_add(&pool->statements, 1);
         return PQexecParams(c->pg, stmt->sql, stmt->n_params, NULL, values, NULL, NULL, 0);
     }

@@ -23,7 +23,7 @@ struct job {
     unsigned long long ops, failures;
 };
 
-static const struct db_statement stmt_select = {"bench_select", "SELECT $1::int", 1, false};
+static const struct db_statement stmt_select = {"bench_select", "SELECT $1::int", 1};
 
 static void *worker(void *arg)
 {

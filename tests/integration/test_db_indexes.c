@@ -6,11 +6,15 @@
  * checked with its literal values, and as a prepared statement the way a pooled connection
  * runs it. Point lookups are checked with the generic plan too. The lists are not: with an
  * average of about 50 rows per (user, archived) the generic plan is a bitmap scan plus Sort, which
- * for the 20k-row user sorts 18k rows per page. That is why the list statements are marked
- * plan_each_call (conversations.c): the pool sends them unnamed, so each call is planned with
- * its values, like the custom plans checked here (test_db_pool.c checks they are never
- * prepared). Every other statement is prepared and may settle on its generic plan: the pool
- * leaves plan_cache_mode at auto, checked at the end of this test. */
+ * for the 20k-row user sorts 18k rows per page. The API's list statements find the user from
+ * the session inside the statement, so even their custom plans are costed for the average
+ * user; they read pages through conversation_page() and message_page() (migration 0005),
+ * which switch bitmap scans off for their own statement. Those functions are checked here by
+ * the blocks a page reads, called as often as a pooled connection would (PL/pgSQL caches the
+ * plan and may move to the generic one after five calls). Every other statement is prepared
+ * and may settle on its generic plan: the pool leaves plan_cache_mode at auto, checked at the
+ * end of this test.
+ */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -145,6 +149,29 @@ static void check_prepared(const char *what, const char *mode, const char *prepa
     exec_or_die("RESET plan_cache_mode");
 }
 
+/* Shared blocks (hit + read) an EXPLAIN (ANALYZE, BUFFERS) of `call_sql` reports for the
+ * whole statement, after `warm_sql` ran seven times on this connection: a pooled connection
+ * serves mostly ordinary users, so the plan PL/pgSQL has settled on by the time a heavy user
+ * comes is the one their pages chose. */
+static long page_blocks(const char *what, const char *warm_sql, const char *call_sql)
+{
+    for (int i = 0; i < 7; i++)
+        exec_or_die(warm_sql);
+    char sql[1024];
+    snprintf(sql, sizeof sql, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) %s", call_sql);
+    PGresult *r = PQexec(pg, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", what, PQerrorMessage(pg));
+    json_error_t e;
+    json_t *doc = json_loads(PQgetvalue(r, 0, 0), 0, &e);
+    cr_assert(doc, "%s: %s", what, e.text);
+    json_t *plan = json_object_get(json_array_get(doc, 0), "Plan");
+    long blocks = (long)json_integer_value(json_object_get(plan, "Shared Hit Blocks")) +
+                  (long)json_integer_value(json_object_get(plan, "Shared Read Blocks"));
+    json_decref(doc);
+    PQclear(r);
+    return blocks;
+}
+
 /* The same query with literals and prepared as the pool runs it; point lookups (no_sort
  * false) also with the generic plan. */
 static void check_both(const char *what, const char *prepare_sql, const char *execute_args, const char *literal_sql,
@@ -226,6 +253,29 @@ Test(db_indexes, hot_queries_use_the_intended_indexes, .init = init, .fini = fin
     check_both("message list (5k-message conversation)",
                "SELECT id, role, content FROM messages WHERE conversation_id = $1 ORDER BY created_at, id LIMIT 500",
                args, lit, msg_index, true);
+
+    /* The page functions the API reads through. The ordered range scan of a 200-row page reads
+     * a few index pages and the heap pages of 201 rows (tens here, the 20k rows being stored
+     * together); a bitmap scan of the same user reads every one of its 18k rows (about 700
+     * heap pages) before sorting them. */
+    char *small_user = value_of("SELECT id FROM uids WHERE n = 2");
+    char *small_conv = value_of("SELECT conversation_id FROM messages WHERE conversation_id <> (SELECT id FROM big) LIMIT 1");
+    char warm[512], call[512];
+    snprintf(warm, sizeof warm, "SELECT * FROM conversation_page('%s', false, NULL, NULL, 200)", small_user);
+    snprintf(call, sizeof call, "SELECT * FROM conversation_page('%s', false, NULL, NULL, 200)", big_user);
+    long blocks = page_blocks("conversation_page, 20k-row user", warm, call);
+    cr_assert_lt(blocks, 150, "conversation_page read %ld blocks for one page", blocks);
+    snprintf(call, sizeof call,
+             "SELECT * FROM conversation_page('%s', false,"
+             " (extract(epoch FROM now() - interval '3 days') * 1000000)::bigint, NULL, 200)", big_user);
+    blocks = page_blocks("conversation_page, next page", warm, call);
+    cr_assert_lt(blocks, 150, "conversation_page (next page) read %ld blocks", blocks);
+    snprintf(warm, sizeof warm, "SELECT * FROM message_page('%s', NULL, NULL, 500)", small_conv);
+    snprintf(call, sizeof call, "SELECT * FROM message_page('%s', NULL, NULL, 500)", big_conv);
+    blocks = page_blocks("message_page, 5k-message conversation", warm, call);
+    cr_assert_lt(blocks, 150, "message_page read %ld blocks for one page", blocks);
+    free(small_user);
+    free(small_conv);
 
     check_both("agent_logs tier sweep",
                "SELECT id FROM agent_logs WHERE tier = $1 AND created_at < $2 ORDER BY created_at LIMIT 1000",

@@ -26,8 +26,8 @@ static void pool_config(struct config *cfg, const char *url, const char *const *
         cr_assert_eq(config_set(cfg, "database", kv[i], kv[i + 1], "test", 0, stderr), 0, "%s", kv[i]);
 }
 
-static const struct db_statement stmt_one = {"test_one", "SELECT $1::int + 1", 1, false};
-static const struct db_statement stmt_sleep = {"test_sleep", "SELECT pg_sleep($1::float8)", 1, false};
+static const struct db_statement stmt_one = {"test_one", "SELECT $1::int + 1", 1};
+static const struct db_statement stmt_sleep = {"test_sleep", "SELECT pg_sleep($1::float8)", 1};
 
 /* Connections this database has from tessera pools (application_name defaults to tessera). */
 static int backends_of(const char *url)
@@ -79,37 +79,6 @@ Test(pool, query_counts_statements_and_prepares_once_per_connection)
     free(url);
 }
 
-/* The lists' statements must be planned with their values on every call (see db_pool.h):
- * never prepared, still counted. */
-Test(pool, plan_each_call_statements_are_never_prepared)
-{
-    static const struct db_statement per_call = {"test_per_call", "SELECT $1::int + 2", 1, true};
-    char *url = test_db_create();
-    struct config cfg;
-    pool_config(&cfg, url, NULL);
-    struct db_pool *pool = db_pool_create(&cfg);
-    for (int i = 0; i < 7; i++) { /* past the five runs after which a generic plan may be used */
-        PGresult *res;
-        const char *v[] = {"40"};
-        cr_assert_eq(db_query(pool, &per_call, v, &res), DB_OK);
-        cr_assert_str_eq(PQgetvalue(res, 0, 0), "42");
-        PQclear(res);
-    }
-    struct db_conn *c;
-    cr_assert_eq(db_pool_acquire(pool, &c), DB_OK);
-    PGresult *r = PQexec(db_conn_pg(c), "SELECT count(*) FROM pg_prepared_statements");
-    cr_assert_str_eq(PQgetvalue(r, 0, 0), "0");
-    PQclear(r);
-    db_pool_release(pool, c);
-    struct db_pool_stats s;
-    db_pool_stats(pool, &s);
-    cr_assert_eq(s.prepares, 0);
-    cr_assert_eq(s.statements, 7);
-    db_pool_free(pool);
-    config_free(&cfg);
-    free(url);
-}
-
 Test(pool, prepared_off_uses_unnamed_statements)
 {
     char *url = test_db_create();
@@ -140,7 +109,7 @@ Test(pool, sql_error_is_db_error_and_the_connection_stays_usable)
     struct config cfg;
     pool_config(&cfg, url, (const char *[]){"pool_max", "1", NULL});
     struct db_pool *pool = db_pool_create(&cfg);
-    static const struct db_statement bad = {"test_bad", "SELECT 1 / $1::int", 1, false};
+    static const struct db_statement bad = {"test_bad", "SELECT 1 / $1::int", 1};
     PGresult *res;
     const char *zero[] = {"0"};
     cr_assert_eq(db_query(pool, &bad, zero, &res), DB_ERROR);

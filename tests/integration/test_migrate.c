@@ -30,10 +30,11 @@ Test(migrate, fresh_then_rerun_is_a_no_op_and_status_lists_all)
     cr_assert(strstr(out, "applied 0000_init.sql"), "%s", out);
     cr_assert(strstr(out, "applied 0003_p8003_perf_indexes.sql"), "%s", out);
     cr_assert(strstr(out, "applied 0004_list_order_indexes.sql"), "%s", out);
+    cr_assert(strstr(out, "applied 0005_list_pages.sql"), "%s", out);
     free(out);
     free(err);
     char *count = test_db_scalar(url, "SELECT count(*) FROM tessera_migrations");
-    cr_assert_str_eq(count, "4");
+    cr_assert_str_eq(count, "5");
     free(count);
     char *defaults = test_db_scalar(url, "SELECT string_agg(key || '=' || value::text || ':' || mutable, ',' ORDER BY key)"
                                  " FROM preference_defaults");
@@ -98,7 +99,7 @@ Test(migrate, two_at_once_apply_each_file_once)
     int applied_b = strstr(b.out, "applied 0000_init.sql") != NULL;
     cr_assert_eq(applied_a + applied_b, 1, "exactly one applied the files\nA: %s\nB: %s", a.out, b.out);
     char *count = test_db_scalar(url, "SELECT count(*) FROM tessera_migrations");
-    cr_assert_str_eq(count, "4");
+    cr_assert_str_eq(count, "5");
     free(count);
     free(a.out); free(a.err); free(b.out); free(b.err);
     free(url);
@@ -140,7 +141,7 @@ static void write_text(const char *path, const char *text)
 static void copy_embedded_set(const char *dir, size_t count)
 {
     const char *names[] = {"0000_init.sql", "0001_preference_defaults.sql", "0003_p8003_perf_indexes.sql",
-                           "0004_list_order_indexes.sql"};
+                           "0004_list_order_indexes.sql", "0005_list_pages.sql"};
     for (size_t i = 0; i < count; i++) {
         char rel[128], src[512], cmd[1200];
         snprintf(rel, sizeof rel, "server/db/migrations/%s", names[i]);
@@ -154,33 +155,33 @@ Test(migrate, failing_file_is_rolled_back_and_named)
     char *url = test_db_create();
     char dir[] = "/tmp/tessera-h4-mig-XXXXXX";
     cr_assert(mkdtemp(dir));
-    copy_embedded_set(dir, 4);
+    copy_embedded_set(dir, 5);
     char path[300];
-    snprintf(path, sizeof path, "%s/0005_broken.sql", dir);
+    snprintf(path, sizeof path, "%s/0006_broken.sql", dir);
     write_text(path, "CREATE TABLE half_done (x int);\nINSERT INTO half_done VALUES (1 / 0);\n");
     char *out = NULL, *err = NULL;
     cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 1);
-    cr_assert(strstr(err, "0005_broken.sql"), "%s", err);
+    cr_assert(strstr(err, "0006_broken.sql"), "%s", err);
     cr_assert(strstr(err, "division by zero"), "the PostgreSQL message: %s", err);
-    cr_assert(strstr(out, "applied 0004_list_order_indexes.sql"), "earlier files still applied: %s", out);
+    cr_assert(strstr(out, "applied 0005_list_pages.sql"), "earlier files still applied: %s", out);
     free(out);
     free(err);
     char *gone = test_db_scalar(url, "SELECT to_regclass('half_done') IS NULL");
     cr_assert_str_eq(gone, "t", "nothing of the failing file remains");
     free(gone);
-    char *rec = test_db_scalar(url, "SELECT count(*) FROM tessera_migrations WHERE name = '0005_broken.sql'");
+    char *rec = test_db_scalar(url, "SELECT count(*) FROM tessera_migrations WHERE name = '0006_broken.sql'");
     cr_assert_str_eq(rec, "0");
     free(rec);
 
     /* Fixed, it applies; a no-transaction file runs CREATE INDEX CONCURRENTLY statement by statement. */
     write_text(path, "CREATE TABLE half_done (x int);\n");
-    snprintf(path, sizeof path, "%s/0006_concurrent.sql", dir);
+    snprintf(path, sizeof path, "%s/0007_concurrent.sql", dir);
     write_text(path, "-- tessera:no-transaction\n"
                      "CREATE INDEX CONCURRENTLY half_done_x_idx ON half_done (x);\n"
                      "-- a comment; with a semicolon\n"
                      "CREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n");
     cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
-    cr_assert(strstr(out, "applied 0006_concurrent.sql"), "%s", out);
+    cr_assert(strstr(out, "applied 0007_concurrent.sql"), "%s", out);
     free(out);
     free(err);
     char *idx = test_db_scalar(url, "SELECT count(*) FROM pg_indexes WHERE indexname IN ('half_done_x_idx', 'users_name_idx')");

@@ -40,19 +40,19 @@ static const struct db_statement TWO_SELECT = {
     " LEFT JOIN preferences p ON p.user_id = s.user_id AND p.key = $2"
     " LEFT JOIN preference_defaults d ON d.key = $2"
     " WHERE s.token_hash = decode($1, 'hex') AND s.expires_at > now()",
-    2, false,
+    2,
 };
 static const struct db_statement TWO_UPDATE = {
     "bench_two_update",
     "UPDATE preferences SET value = $2::jsonb, updated_at = now() WHERE id = $1::uuid"
     " RETURNING json_build_object('key', key, 'value', value)::text",
-    2, false,
+    2,
 };
 static const struct db_statement TWO_INSERT = {
     "bench_two_insert",
     "INSERT INTO preferences (user_id, key, value) VALUES ($1::uuid, $2, $3::jsonb)"
     " RETURNING json_build_object('key', key, 'value', value)::text",
-    3, false,
+    3,
 };
 
 static int put_two_statements(struct http_exchange *ex, const char *hash, const char *key, const char *value)
@@ -90,7 +90,7 @@ static int put_two_statements(struct http_exchange *ex, const char *hash, const 
 static const struct db_statement TXN_SESSION = {
     "bench_txn_session",
     "SELECT user_id FROM sessions WHERE token_hash = decode($1, 'hex') AND expires_at > now()",
-    1, false,
+    1,
 };
 /* The row, locked if it exists, and whether the default or the row forbids changes. */
 static const struct db_statement TXN_LOCK = {
@@ -99,7 +99,7 @@ static const struct db_statement TXN_LOCK = {
     "   AND coalesce(p.mutable, true)"
     " FROM (SELECT 1) one LEFT JOIN LATERAL"
     "   (SELECT id, mutable FROM preferences WHERE user_id = $1::uuid AND key = $2 FOR UPDATE) p ON true",
-    2, false,
+    2,
 };
 static const struct db_statement *const TXN_STATEMENTS[] = {&TXN_SESSION, &TXN_LOCK, &TWO_UPDATE, &TWO_INSERT};
 
