@@ -1,6 +1,7 @@
 #!/bin/sh
 # api.sh — `make bench-api`: wrk against tessera's /api on a private PostgreSQL (a benchmark,
-# not a test). One user holds 10,000 conversations; one conversation holds 5,000 messages.
+# not a test). One user holds 10,000 conversations; one conversation holds 5,000 messages;
+# 2,000 other users hold 100,000 more conversations and 200,000 messages.
 #   GET /api/conversations (first page, 200 items) at 32 and at 8 connections, with the default
 #     pool (pool_max 20) and with pool_max $POOL_SMALL (2: a second tessera whose pool is sized
 #     to the two CPUs PostgreSQL shares with everything else here), and once with
@@ -81,6 +82,16 @@ psql_ <<SQL
 INSERT INTO conversations (user_id, title, updated_at)
   SELECT u.id, 'conversation ' || g, now() - g * interval '1 minute'
   FROM users u, generate_series(1, 10000) g WHERE u.email = 'bench@example.test';
+-- Everyone else: 2,000 users with 50 conversations of 2 messages each, so that the planner's
+-- statistics describe a table of many users (about 55 rows each on average), as in
+-- production, and not a table that belongs to the bench user alone.
+INSERT INTO users (email, name) SELECT 'other' || g || '@example.test', 'other' FROM generate_series(1, 2000) g;
+INSERT INTO conversations (user_id, title, updated_at)
+  SELECT u.id, 'conversation ' || g, now() - g * interval '1 hour'
+  FROM users u, generate_series(1, 50) g WHERE u.email LIKE 'other%';
+INSERT INTO messages (conversation_id, role, content)
+  SELECT c.id, CASE WHEN g = 1 THEN 'user' ELSE 'assistant' END, 'hello ' || g
+  FROM conversations c JOIN users u ON u.id = c.user_id AND u.email LIKE 'other%', generate_series(1, 2) g;
 INSERT INTO messages (conversation_id, role, content, created_at)
   SELECT c.id, CASE WHEN g % 2 = 0 THEN 'user' ELSE 'assistant' END,
          'message ' || g || ' ' || repeat('lorem ipsum ', 4), now() - (5000 - g) * interval '1 second'
