@@ -44,6 +44,7 @@ struct config {
         bool well_known;           /* allow /.well-known/ despite the dotfile rule */
         int64_t cache_bytes;       /* in-memory cache of small hot files */
         int64_t cache_file_max;    /* largest file kept in that cache */
+        int64_t revalidate_ms;     /* a cached file is stat'ed again after this long; 0 = every request */
     } static_files;
     struct {
         bool enabled;

@@ -55,6 +55,7 @@ struct fc_entry {
     pthread_mutex_t lock;          /* guards the FC_PENDING -> FC_BUSY -> FC_READY walk */
     pthread_cond_t done;
     atomic_int_fast64_t siblings_checked_us;
+    atomic_int_fast64_t checked_us; /* last stat() that found the file unchanged */
     bool watch_siblings;           /* siblings were considered: recheck them */
 
     /* owned by the cache */

@@ -93,6 +93,7 @@ static const struct key_def keys[] = {
     {"static", "well_known", T_BOOL, OFF(static_files.well_known), "off", 0, 0, NULL, NULL, NULL},
     {"static", "cache_bytes", T_SIZE, OFF(static_files.cache_bytes), "32M", 0, 16 * GB, NULL, NULL, NULL},
     {"static", "cache_file_max", T_SIZE, OFF(static_files.cache_file_max), "256K", 0, 64 * MB, NULL, NULL, NULL},
+    {"static", "revalidate", T_DURATION, OFF(static_files.revalidate_ms), "1s", 0, 3600 * SEC, NULL, NULL, NULL},
 
     {"compression", "enabled", T_BOOL, OFF(compression.enabled), "on", 0, 0, NULL, NULL, NULL},
     {"compression", "encodings", T_WORD_LIST, OFF(compression.encodings), "br,gzip", 0, 0, "br|gzip", NULL, NULL},

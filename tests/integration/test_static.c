@@ -320,7 +320,9 @@ Test(static, large_file_is_streamed_correctly)
     free(want);
 }
 
-Test(static, an_edited_file_is_served_fresh)
+/* Edits robots.txt after one GET; true when a GET within wait_ms returns the new bytes and a
+ * new ETag. */
+static bool edit_is_seen(int wait_ms)
 {
     struct http_result r;
     cr_assert_eq(get("/robots.txt", NULL, &r), 200);
@@ -329,10 +331,28 @@ Test(static, an_edited_file_is_served_fresh)
     http_result_free(&r);
     const char *edited = "User-agent: *\nDisallow: /private\n";
     cr_assert_eq(site_write(&site, "robots.txt", edited, strlen(edited)), 0);
-    cr_assert_eq(get("/robots.txt", NULL, &r), 200);
-    cr_expect_str_eq(r.body, edited);
-    cr_expect_str_neq(hdr(&r, "ETag"), etag);
-    http_result_free(&r);
+    for (int waited = 0;; waited += 50) {
+        cr_assert_eq(get("/robots.txt", NULL, &r), 200);
+        bool fresh = strcmp(r.body, edited) == 0 && strcmp(hdr(&r, "ETag"), etag) != 0;
+        http_result_free(&r);
+        if (fresh) return true;
+        if (waited >= wait_ms) return false;
+        usleep(50 * 1000);
+    }
+}
+
+/* static.revalidate (1s by default): a cached file is stat'ed again at most that long after
+ * the last check, so an edit shows within it. */
+Test(static, an_edited_file_is_served_fresh)
+{
+    cr_expect(edit_is_seen(3000), "the edit is served within static.revalidate");
+}
+
+Test(static_config, revalidate_0_sees_an_edit_at_once)
+{
+    cr_assert_eq(static_site_create(&site), 0);
+    cr_assert_eq(static_site_start(&site, "revalidate = 0\n", NULL), 0);
+    cr_expect(edit_is_seen(0), "the edit is served on the next request");
 }
 
 Test(static, medium_cached_file_is_sent_whole)

@@ -313,7 +313,9 @@ Test(static_compression, in_memory_variant_is_compressed_once, .init = init_dev)
     cr_expect_eq(metric("tessera_static_compressed_total") - before, 1);
 }
 
-Test(static_compression, edited_file_is_recompressed, .init = init_dev)
+static void init_revalidate_0(void) { start_with("revalidate = 0\n", NULL); }
+
+Test(static_compression, edited_file_is_recompressed, .init = init_revalidate_0)
 {
     struct http_result r;
     cr_assert_eq(fetch("/data.json", "br", &r), 200);
