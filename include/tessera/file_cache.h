@@ -45,6 +45,7 @@ struct fc_stamp {          /* what revalidation compares with a fresh stat() */
 
 struct fc_entry {
     char *key;                     /* path relative to the root */
+    uint64_t id;                   /* never reused: names this version in per-thread copies */
     struct fc_stamp stamp;
     struct fc_stamp sibling[FC_REPS]; /* .gz and .br as seen when the entry was built */
     int64_t mtime_s;

@@ -43,6 +43,11 @@ void reply_headerf(struct http_reply *r, const char *name, const char *fmt, ...)
 /* Adds Content-Length and sends head + body (no body for HEAD or 304) in one write.
  * Frees r. Returns 0, or -1 when the client went away. */
 int reply_send(struct http_exchange *ex, struct http_reply *r, const void *body, size_t len);
+/* reply_send in two steps, for a response kept and sent again: reply_seal completes r->head
+ * into the whole response (Content-Length, blank line, body unless HEAD/204/304) and returns
+ * the body bytes it holds; reply_send_sealed writes such bytes. 0, or -1 on a lost client. */
+size_t reply_seal(struct http_exchange *ex, struct http_reply *r, const void *body, size_t len);
+int reply_send_sealed(struct http_exchange *ex, int status, const char *data, size_t len, size_t body_len);
 /* Sends only the header block with the given Content-Length; the caller streams the body
  * (http_write) itself. Frees r. */
 int reply_send_head(struct http_exchange *ex, struct http_reply *r, int64_t content_length);

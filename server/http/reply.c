@@ -150,21 +150,31 @@ int http_write(struct http_exchange *ex, const void *data, size_t len)
 
 static bool status_has_body(int status) { return status != 204 && status != 304 && status >= 200; }
 
-int reply_send(struct http_exchange *ex, struct http_reply *r, const void *body, size_t len)
+size_t reply_seal(struct http_exchange *ex, struct http_reply *r, const void *body, size_t len)
 {
-    ex->status = r->status;
     if (r->status != 204 && r->status != 304)
         strbuf_printf(&r->head, "Content-Length: %zu\r\n", len);
     strbuf_append(&r->head, "\r\n", 2);
     bool with_body = !ex->head && status_has_body(r->status) && len > 0;
     if (with_body)
         strbuf_append(&r->head, body, len);
-    int rc = -1;
-    if (!r->head.failed) {
-        rc = write_all(ex, r->head.data, r->head.len);
-        if (rc == 0 && with_body)
-            ex->bytes += (int64_t)len;
-    }
+    return with_body ? len : 0;
+}
+
+int reply_send_sealed(struct http_exchange *ex, int status, const char *data, size_t len, size_t body_len)
+{
+    ex->status = status;
+    if (write_all(ex, data, len) < 0)
+        return -1;
+    ex->bytes += (int64_t)body_len;
+    return 0;
+}
+
+int reply_send(struct http_exchange *ex, struct http_reply *r, const void *body, size_t len)
+{
+    ex->status = r->status;
+    size_t body_len = reply_seal(ex, r, body, len);
+    int rc = r->head.failed ? -1 : reply_send_sealed(ex, r->status, r->head.data, r->head.len, body_len);
     strbuf_free(&r->head);
     return rc;
 }

@@ -48,6 +48,20 @@ struct static_files {
     pthread_mutex_t stale_lock;    /* guards the stale-sibling log memory below */
     uint64_t stale_seen[STALE_MEMORY];
     unsigned stale_next;
+    atomic_uint_fast64_t last_entry_id;
+    pthread_key_t copy_key;        /* each worker thread's struct sent_copy */
+};
+
+/* A worker thread's last full 200 response (head and body in one buffer, as written). A
+ * keep-alive client asking again for the same representation within the same second of Date
+ * gets these bytes again: no head to format, no body to copy, no allocation. Bounded by
+ * INLINE_BODY_MAX per thread; freed when the thread ends. */
+struct sent_copy {
+    uint64_t entry_id;             /* 0: holds nothing */
+    enum encoding enc;
+    char date[32];                 /* the Date it carries */
+    struct strbuf bytes;
+    size_t body_len;
 };
 
 /* A request's file, once the path is safe. */
@@ -64,6 +78,13 @@ static const char *target_rel(const struct target *t) { return t->full + t->root
 
 /* ------------------------------------------------------------------ setup */
 
+static void sent_copy_free(void *p)
+{
+    struct sent_copy *c = p;
+    strbuf_free(&c->bytes);
+    free(c);
+}
+
 struct static_files *static_files_create(const struct config *cfg)
 {
     struct static_files *sf = calloc(1, sizeof *sf);
@@ -79,13 +100,20 @@ struct static_files *static_files_create(const struct config *cfg)
     if (cfg->compression.enabled) sf->n_order = negotiate_parse_order(cfg->compression.encodings, sf->order, 2);
     sf->cache = file_cache_create((size_t)cfg->static_files.cache_bytes, (size_t)cfg->compression.cache_bytes);
     if (!sf->cache) { free(sf); return NULL; }
+    if (pthread_key_create(&sf->copy_key, sent_copy_free) != 0) {
+        file_cache_free(sf->cache);
+        free(sf);
+        return NULL;
+    }
     pthread_mutex_init(&sf->stale_lock, NULL);
     return sf;
 }
 
+/* Worker threads have ended (mg_stop joins them) and freed their copies by now. */
 void static_files_free(struct static_files *sf)
 {
     if (!sf) return;
+    pthread_key_delete(sf->copy_key);
     pthread_mutex_destroy(&sf->stale_lock);
     file_cache_free(sf->cache);
     free(sf);
@@ -469,6 +497,7 @@ static struct fc_entry *entry_build(struct static_files *sf, const struct target
     const char *rel = target_rel(t);
     struct fc_entry *e = fc_entry_new(rel);
     if (!e) return NULL;
+    e->id = atomic_fetch_add(&sf->last_entry_id, 1) + 1;
     struct stat st;
     struct fc_rep *id = &e->rep[ENCODING_IDENTITY];
     id->body = load_file(t->full, (size_t)max_bytes, &st);
@@ -490,6 +519,7 @@ static struct fc_entry *entry_build_large(struct static_files *sf, const struct 
     const char *rel = target_rel(t);
     struct fc_entry *e = fc_entry_new(rel);
     if (!e) return NULL;
+    e->id = atomic_fetch_add(&sf->last_entry_id, 1) + 1;
     e->stamp = stamp_of(&t->st);
     e->mtime_s = (int64_t)t->st.st_mtim.tv_sec;
     e->content_type = mime_type_for(rel);
@@ -696,8 +726,52 @@ static int send_body(struct http_exchange *ex, struct http_reply *r, const char 
     return http_write(ex, body, len);
 }
 
+static struct sent_copy *thread_copy(struct static_files *sf)
+{
+    struct sent_copy *c = pthread_getspecific(sf->copy_key);
+    if (c) return c;
+    c = calloc(1, sizeof *c);
+    if (c && pthread_setspecific(sf->copy_key, c) != 0) { free(c); c = NULL; }
+    return c;
+}
+
+/* A whole 200 GET answer, from this thread's copy when it holds the same representation with
+ * the current Date; otherwise built into a new copy. Every other header of a 200 is fixed per
+ * server (reply_start), except Connection: close, which never uses a copy. */
+static int send_full(struct static_files *sf, struct http_exchange *ex, const struct fc_entry *e,
+                     enum encoding enc)
+{
+    const struct fc_rep *rep = &e->rep[enc];
+    struct sent_copy *c = ex->head || ex->close || rep->len > INLINE_BODY_MAX ? NULL : thread_copy(sf);
+    struct http_reply r;
+    if (!c) {
+        reply_start(&r, ex, 200);
+        strbuf_append(&r.head, rep->headers, rep->headers_len);
+        return send_body(ex, &r, rep->body, rep->len);
+    }
+    const char *date = http_date_now(); /* read first: a second passing mid-build only costs a rebuild */
+    if (c->entry_id != e->id || c->enc != enc || strcmp(c->date, date) != 0) {
+        c->entry_id = 0;
+        reply_start(&r, ex, 200);
+        strbuf_append(&r.head, rep->headers, rep->headers_len);
+        strbuf_reserve(&r.head, rep->len + 32);
+        c->body_len = reply_seal(ex, &r, rep->body, rep->len);
+        if (r.head.failed) {
+            strbuf_free(&r.head);
+            return -1;
+        }
+        strbuf_free(&c->bytes);
+        c->bytes = r.head;
+        c->entry_id = e->id;
+        c->enc = enc;
+        snprintf(c->date, sizeof c->date, "%s", date);
+    }
+    return reply_send_sealed(ex, 200, c->bytes.data, c->bytes.len, c->body_len);
+}
+
 /* The status line and Date from reply_start, the prepared block, the body. */
-static int send_entry(struct http_exchange *ex, const struct fc_entry *e, enum encoding enc)
+static int send_entry(struct static_files *sf, struct http_exchange *ex, const struct fc_entry *e,
+                      enum encoding enc)
 {
     const struct fc_rep *rep = &e->rep[enc];
     struct cond_entity ent = {rep->etag, e->mtime_s, (int64_t)rep->len, enc == ENCODING_IDENTITY};
@@ -720,9 +794,7 @@ static int send_entry(struct http_exchange *ex, const struct fc_entry *e, enum e
         send_body(ex, &r, rep->body + out.start, (size_t)out.length);
         return 206;
     default:
-        reply_start(&r, ex, 200);
-        strbuf_append(&r.head, rep->headers, rep->headers_len);
-        send_body(ex, &r, rep->body, rep->len);
+        send_full(sf, ex, e, enc);
         return 200;
     }
 }
@@ -835,7 +907,7 @@ int static_files_handle(struct static_files *sf, struct http_exchange *ex)
     enum encoding enc = choose_encoding(sf, ex, e);
     if (enc == ENCODING_NONE) status = send_page(ex, 406, "Not Acceptable", NULL, e->vary);
     else if (!e->rep[enc].body) status = send_stream(sf, ex, &t, true); /* a large file's identity */
-    else status = send_entry(ex, e, enc);
+    else status = send_entry(sf, ex, e, enc);
     file_cache_release(sf->cache, e);
     return status;
 }

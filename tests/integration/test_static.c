@@ -355,6 +355,21 @@ Test(static_config, revalidate_0_sees_an_edit_at_once)
     cr_expect(edit_is_seen(0), "the edit is served on the next request");
 }
 
+/* Workers keep their last whole response for reuse; it must not outlive its Date second. */
+Test(static, date_is_current_on_repeated_responses)
+{
+    struct http_result r;
+    const char *ae[] = {"Accept-Encoding: br", NULL};
+    char first[64];
+    cr_assert_eq(get("/assets/app.3f2a9c1d.js", ae, &r), 200);
+    snprintf(first, sizeof first, "%s", hdr(&r, "Date"));
+    http_result_free(&r);
+    usleep(1100 * 1000);
+    cr_assert_eq(get("/assets/app.3f2a9c1d.js", ae, &r), 200);
+    cr_expect_str_neq(hdr(&r, "Date"), first);
+    http_result_free(&r);
+}
+
 Test(static, medium_cached_file_is_sent_whole)
 {
     size_t len;
