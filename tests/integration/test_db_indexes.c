@@ -117,14 +117,23 @@ static void walk(json_t *plan, const char *index, const char *node_type, bool *u
         walk(child, index, node_type, uses, has);
 }
 
+/* Runs an EXPLAIN (FORMAT JSON) statement; *doc is the parsed document, the result stays
+ * for the messages (caller frees both). Returns the top plan node. */
+static json_t *explain(const char *what, const char *explain_sql, PGresult **r, json_t **doc)
+{
+    *r = PQexec(pg, explain_sql);
+    cr_assert_eq(PQresultStatus(*r), PGRES_TUPLES_OK, "%s: %s", what, PQerrorMessage(pg));
+    json_error_t e;
+    *doc = json_loads(PQgetvalue(*r, 0, 0), 0, &e);
+    cr_assert(*doc, "%s: %s", what, e.text);
+    return json_object_get(json_array_get(*doc, 0), "Plan");
+}
+
 static void check_plan(const char *what, const char *explain_sql, const char *index, bool no_sort)
 {
-    PGresult *r = PQexec(pg, explain_sql);
-    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", what, PQerrorMessage(pg));
-    json_error_t e;
-    json_t *doc = json_loads(PQgetvalue(r, 0, 0), 0, &e);
-    cr_assert(doc, "%s: %s", what, e.text);
-    json_t *plan = json_object_get(json_array_get(doc, 0), "Plan");
+    PGresult *r;
+    json_t *doc;
+    json_t *plan = explain(what, explain_sql, &r, &doc);
     bool uses = false, sorts = false;
     walk(plan, index, "Sort", &uses, &sorts);
     cr_assert(uses, "%s: expected %s in\n%s", what, index, PQgetvalue(r, 0, 0));
@@ -159,12 +168,9 @@ static long page_blocks(const char *what, const char *warm_sql, const char *call
         exec_or_die(warm_sql);
     char sql[1024];
     snprintf(sql, sizeof sql, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) %s", call_sql);
-    PGresult *r = PQexec(pg, sql);
-    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", what, PQerrorMessage(pg));
-    json_error_t e;
-    json_t *doc = json_loads(PQgetvalue(r, 0, 0), 0, &e);
-    cr_assert(doc, "%s: %s", what, e.text);
-    json_t *plan = json_object_get(json_array_get(doc, 0), "Plan");
+    PGresult *r;
+    json_t *doc;
+    json_t *plan = explain(what, sql, &r, &doc);
     long blocks = (long)json_integer_value(json_object_get(plan, "Shared Hit Blocks")) +
                   (long)json_integer_value(json_object_get(plan, "Shared Read Blocks"));
     json_decref(doc);
