@@ -1,6 +1,7 @@
 /* file_cache — a bounded in-memory cache of small hot files. Each entry holds every
  * representation of one file (identity, gzip, br) side by side with its response header
- * block prepared once, so a hit costs a stat, a lookup and one write.
+ * block prepared once, so a hit costs a lookup and one write (and a stat once per
+ * static.revalidate).
  *
  * Entries are reference-counted: a reader keeps its entry alive while it sends, even if the
  * entry is replaced or evicted meanwhile. Two byte budgets: file bytes (identity and

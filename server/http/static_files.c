@@ -1,7 +1,8 @@
 /* static_files — tessera's own file sender (CivetWeb's gets conditionals, ranges and Vary
  * wrong). Request flow: safe path -> policy (methods, source maps) -> cached entry
- * (revalidated by stat) -> representation (br/gzip/identity) -> conditional/range -> one write.
- * Files larger than static.cache_file_max are streamed from disk instead. */
+ * (revalidated by stat at most once per static.revalidate) -> representation
+ * (br/gzip/identity) -> conditional/range -> one write. Files larger than
+ * static.cache_file_max are streamed from disk instead. */
 #include "tessera/static_files.h"
 
 #include <errno.h>
