@@ -98,6 +98,7 @@ Test(pool, prepared_off_uses_unnamed_statements)
     struct db_pool_stats s;
     db_pool_stats(pool, &s);
     cr_assert_eq(s.prepares, 0);
+    cr_assert_eq(s.statements, 1, "unnamed statements are counted like prepared ones");
     db_pool_free(pool);
     config_free(&cfg);
     free(url);
