@@ -478,7 +478,8 @@ static void plan_variants(struct static_files *sf, struct fc_entry *e, const str
 }
 
 /* The part every entry shares once its identity is known: the prepared identity header
- * block, then the plan for its compressed variants. Releases e and returns NULL on failure. */
+ * block, the plan for its compressed variants, its version id. Releases e and returns NULL
+ * on failure. */
 static struct fc_entry *entry_finish(struct static_files *sf, struct fc_entry *e, const struct target *t,
                                      const char *rel)
 {
@@ -487,6 +488,7 @@ static struct fc_entry *entry_finish(struct static_files *sf, struct fc_entry *e
     if (!rep_prepare(e, ENCODING_IDENTITY, cc)) { file_cache_release(sf->cache, e); return NULL; }
     atomic_init(&e->state[ENCODING_IDENTITY], FC_READY);
     plan_variants(sf, e, t, cc);
+    e->id = atomic_fetch_add(&sf->last_entry_id, 1) + 1;
     int64_t now = clock_monotonic_us();
     atomic_init(&e->siblings_checked_us, now);
     atomic_init(&e->checked_us, now);
@@ -498,7 +500,6 @@ static struct fc_entry *entry_build(struct static_files *sf, const struct target
     const char *rel = target_rel(t);
     struct fc_entry *e = fc_entry_new(rel);
     if (!e) return NULL;
-    e->id = atomic_fetch_add(&sf->last_entry_id, 1) + 1;
     struct stat st;
     struct fc_rep *id = &e->rep[ENCODING_IDENTITY];
     id->body = load_file(t->full, (size_t)max_bytes, &st);
@@ -520,7 +521,6 @@ static struct fc_entry *entry_build_large(struct static_files *sf, const struct 
     const char *rel = target_rel(t);
     struct fc_entry *e = fc_entry_new(rel);
     if (!e) return NULL;
-    e->id = atomic_fetch_add(&sf->last_entry_id, 1) + 1;
     e->stamp = stamp_of(&t->st);
     e->mtime_s = (int64_t)t->st.st_mtim.tv_sec;
     e->content_type = mime_type_for(rel);
@@ -744,29 +744,25 @@ static int send_full(struct static_files *sf, struct http_exchange *ex, const st
 {
     const struct fc_rep *rep = &e->rep[enc];
     struct sent_copy *c = ex->head || ex->close || rep->len > INLINE_BODY_MAX ? NULL : thread_copy(sf);
-    struct http_reply r;
-    if (!c) {
-        reply_start(&r, ex, 200);
-        strbuf_append(&r.head, rep->headers, rep->headers_len);
-        return send_body(ex, &r, rep->body, rep->len);
-    }
     const char *date = http_date_now(); /* read first: a second passing mid-build only costs a rebuild */
-    if (c->entry_id != e->id || c->enc != enc || strcmp(c->date, date) != 0) {
-        c->entry_id = 0;
-        reply_start(&r, ex, 200);
-        strbuf_append(&r.head, rep->headers, rep->headers_len);
-        strbuf_reserve(&r.head, rep->len + 32);
-        c->body_len = reply_seal(ex, &r, rep->body, rep->len);
-        if (r.head.failed) {
-            strbuf_free(&r.head);
-            return -1;
-        }
-        strbuf_free(&c->bytes);
-        c->bytes = r.head;
-        c->entry_id = e->id;
-        c->enc = enc;
-        snprintf(c->date, sizeof c->date, "%s", date);
+    if (c && c->entry_id == e->id && c->enc == enc && strcmp(c->date, date) == 0)
+        return reply_send_sealed(ex, 200, c->bytes.data, c->bytes.len, c->body_len);
+    struct http_reply r;
+    reply_start(&r, ex, 200);
+    strbuf_append(&r.head, rep->headers, rep->headers_len);
+    if (!c) return send_body(ex, &r, rep->body, rep->len);
+    c->entry_id = 0;
+    strbuf_reserve(&r.head, rep->len + 64);
+    c->body_len = reply_seal(ex, &r, rep->body, rep->len);
+    if (r.head.failed) {
+        strbuf_free(&r.head);
+        return -1;
     }
+    strbuf_free(&c->bytes);
+    c->bytes = r.head;
+    c->entry_id = e->id;
+    c->enc = enc;
+    snprintf(c->date, sizeof c->date, "%s", date);
     return reply_send_sealed(ex, 200, c->bytes.data, c->bytes.len, c->body_len);
 }
 
