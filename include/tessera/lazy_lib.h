@@ -9,14 +9,15 @@
  * prototypes (declared by its real header, so the compiler checks every signature), which
  * dlopen the library the first time one of them is called.
  *
- * Callers that can fail gracefully ask lazy_lib_open() first (the pool, config validation,
- * the image service); a wrapper whose symbol is missing from a library that did load is a
+ * Callers that can fail gracefully ask first, through libpq_available() or
+ * codec_libs_available() (the pool, config validation, the image service); a wrapper whose symbol is missing from a library that did load is a
  * packaging error and stops the process with the library and symbol named. */
 #ifndef TESSERA_LAZY_LIB_H
 #define TESSERA_LAZY_LIB_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct lazy_lib {
     const char *soname;        /* e.g. "libpq.so.5", taken from the build machine's library */
@@ -30,6 +31,10 @@ struct lazy_lib {
 /* Opens lib once (later calls are one atomic load). False, with lib->error set, when the
  * library cannot be loaded; the failure is remembered, not retried. */
 bool lazy_lib_open(struct lazy_lib *lib);
+
+/* Opens each of the n libraries. False at the first that cannot be loaded, with *why (when
+ * not NULL) pointing at its error; true with *why NULL. For the modules' *_available(). */
+bool lazy_lib_open_all(struct lazy_lib *const *libs, size_t n, const char **why);
 
 /* The address of `name` in lib, opening lib if needed. Exits with a message naming both
  * when either is missing. */

@@ -32,6 +32,18 @@ bool lazy_lib_open(struct lazy_lib *lib)
     return ok;
 }
 
+bool lazy_lib_open_all(struct lazy_lib *const *libs, size_t n, const char **why)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!lazy_lib_open(libs[i])) {
+            if (why) *why = libs[i]->error;
+            return false;
+        }
+    }
+    if (why) *why = NULL;
+    return true;
+}
+
 void *lazy_lib_symbol(struct lazy_lib *lib, const char *name)
 {
     if (!lazy_lib_open(lib)) {

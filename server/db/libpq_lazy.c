@@ -14,9 +14,8 @@ static struct lazy_lib libpq = LAZY_LIB_INIT(LIBPQ_SONAME);
 
 bool libpq_available(const char **why)
 {
-    bool ok = lazy_lib_open(&libpq);
-    if (why) *why = ok ? NULL : libpq.error;
-    return ok;
+    struct lazy_lib *const libs[] = {&libpq};
+    return lazy_lib_open_all(libs, 1, why);
 }
 
 /* Connections */

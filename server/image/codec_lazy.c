@@ -28,15 +28,8 @@ static struct lazy_lib libavutil = LAZY_LIB_INIT(LIBAVUTIL_SONAME);
 
 bool codec_libs_available(const char **why)
 {
-    struct lazy_lib *libs[] = {&libavif, &libswscale, &libavutil};
-    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
-        if (!lazy_lib_open(libs[i])) {
-            if (why) *why = libs[i]->error;
-            return false;
-        }
-    }
-    if (why) *why = NULL;
-    return true;
+    struct lazy_lib *const libs[] = {&libavif, &libswscale, &libavutil};
+    return lazy_lib_open_all(libs, sizeof libs / sizeof libs[0], why);
 }
 
 /* libavif: versions and errors */

@@ -250,16 +250,14 @@ int images_cli_main(const struct config *cfg, int argc, char **argv)
     int rc = parse_args(&b, argc, argv, &dir);
     if (rc) return rc;
     if (!(b.root = realpath(dir, NULL))) return usage("DIR does not exist");
-    b.root_len = strlen(b.root);
-    int walked = walk_root(&b);
     const char *why;
-    if (!codec_libs_available(&why)) {
+    if (!codec_libs_available(&why)) { /* before the walk: nothing to build without them */
         fprintf(stderr, "tessera images: %s\n", why);
-        for (size_t i = 0; i < b.count; i++) free(b.files[i]);
-        free(b.files);
         free(b.root);
         return 1;
     }
+    b.root_len = strlen(b.root);
+    int walked = walk_root(&b);
     image_encode_fingerprint(b.fingerprint, sizeof b.fingerprint);
     b.cache = image_cache_open(cfg->images.cache_dir, cfg->images.cache_max_bytes, 0);
     int64_t start = clock_monotonic_us();
