@@ -13,7 +13,10 @@
 #     what a correct API over PostgreSQL does (session lookup, then BEGIN; SELECT ... FOR
 #     UPDATE; UPDATE or INSERT; COMMIT: five round trips), and the ratios.
 # The cluster runs with fsync/synchronous_commit off (PG_FAST=1) so that the PUT ratio shows
-# round trips, not the disk. Env: BUILD (build), DURATION (10s), THREADS (2), POOL_SMALL (2).
+# round trips, not the disk. PostgreSQL, the servers and wrk each run in a CPU cgroup of their
+# own where the machine allows it (tests/bench/cpu_groups.sh); with the kernel's autogroup on,
+# the 8-connection list rows are repeated at the end with PostgreSQL left to the autogroup.
+# Env: BUILD (build), DURATION (10s), THREADS (2), POOL_SMALL (2).
 set -eu
 BUILD=${BUILD:-build}
 DURATION=${DURATION:-10s}
@@ -28,17 +31,27 @@ command -v wrk >/dev/null 2>&1 || { echo "api.sh: wrk is not installed (make dep
 dir=$(mktemp -d /tmp/tessera-bench-api-XXXXXX)
 PGDIR="$dir/pg"
 export PGDIR
+. "$top/tests/bench/cpu_groups.sh"
 pids=""
 cleanup() {
   for p in $pids; do kill "$p" 2>/dev/null || true; done
   # Wait for them: a server still draining would keep the caller's bench lock open.
   for p in $pids; do i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done; done
   sh "$top/scripts/pg.sh" destroy >/dev/null 2>&1 || true
+  cpu_groups_release
   rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
 
+cpu_groups_init
 url=$(PG_FAST=1 sh "$top/scripts/pg.sh" start)
+# The postmaster and its children; backends forked later follow the postmaster's group.
+pg_pids() {
+  pm=$(head -1 "$(cat "$PGDIR/location")/data/postmaster.pid")
+  echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+}
+# shellcheck disable=SC2046
+cpu_group_move db $(pg_pids)
 psql_() { sh "$top/scripts/pg.sh" psql -qAtX "$@"; }
 
 # -------------------------------------------------------------- the old-way server
@@ -61,6 +74,7 @@ root = $dir
 INI
 "$bin" serve --config "$dir/tessera.ini" --listen "127.0.0.1:$P_T" > "$dir/tessera.out" 2>&1 &
 pids="$pids $!"
+cpu_group_move server $!
 wait_port() {
   i=0
   until grep -q "listening on" "$1" 2>/dev/null; do
@@ -71,6 +85,7 @@ wait_port() {
 wait_port "$dir/tessera.out" # migrations have run once it listens
 DB_POOL_MAX=$POOL_SMALL "$bin" serve --config "$dir/tessera.ini" --listen "127.0.0.1:$P_T3" > "$dir/tessera3.out" 2>&1 &
 pids="$pids $!"
+cpu_group_move server $!
 wait_port "$dir/tessera3.out"
 
 # -------------------------------------------------------------- data
@@ -112,6 +127,7 @@ CID=$(psql_ -c "SELECT id FROM conversations ORDER BY updated_at DESC LIMIT 1")
 
 "$dir/put_old_way" "$dir/tessera.ini" "$P_OLD" > "$dir/old.out" 2>&1 &
 pids="$pids $!"
+cpu_group_move server $!
 wait_port "$dir/old.out"
 
 export LUA_DIR="$top/tests/bench/api"
@@ -129,6 +145,7 @@ wrk -t2 -c32 -d2s -s "$LUA_DIR/get.lua" "http://127.0.0.1:$P_T/api/conversations
 wrk -t2 -c32 -d2s -s "$LUA_DIR/get.lua" "http://127.0.0.1:$P_T3/api/conversations" >/dev/null 2>&1
 
 echo "== tessera /api ($(nproc) CPUs, wrk $DURATION, 10,000 conversations, 5,000 messages)"
+cpu_groups_describe
 run "GET /api/conversations (200 items)" 32 get.lua "http://127.0.0.1:$P_T/api/conversations"
 run "GET /api/conversations (200 items)" 8 get.lua "http://127.0.0.1:$P_T/api/conversations"
 run "GET /api/conversations, pool_max $POOL_SMALL" 32 get.lua "http://127.0.0.1:$P_T3/api/conversations"
@@ -151,4 +168,11 @@ put "PUT old way, 2 statements, no transaction" /two/api/preferences/theme "$P_O
 put "PUT /api/preferences/theme (1 statement)" /api/preferences/theme "$P_T"; one="$one + $last"
 echo "PUT one statement / two statements (no transaction): $(python3 -c "print(f'{($one) / ($two):.2f}x')")"
 echo "PUT one statement / session + transaction:           $(python3 -c "print(f'{($one) / ($txn):.2f}x')")"
+if [ -n "$CPU_CG" ] && [ "$(cat /proc/sys/kernel/sched_autogroup_enabled)" = 1 ]; then
+  # shellcheck disable=SC2046
+  cpu_group_to_root $(pg_pids)
+  echo "-- PostgreSQL back in the root CPU group: each backend its own autogroup (PostgreSQL started from a shell)"
+  run "GET /api/conversations (200 items)" 8 get.lua "http://127.0.0.1:$P_T/api/conversations"
+  run "GET /api/conversations, pool_max $POOL_SMALL" 8 get.lua "http://127.0.0.1:$P_T3/api/conversations"
+fi
 echo "statements sent by tessera: $(curl -s "http://127.0.0.1:$P_T/metrics" | grep '^tessera_db_pool_statements_total')"
