@@ -1,5 +1,5 @@
 #!/bin/sh
-# pg.sh start|stop|restart|status|url|psql [args] — a private PostgreSQL 15 for make run and
+# pg.sh start|stop|restart|status|url|pid|psql [args] — a private PostgreSQL 15 for make run and
 # the tests. Data in $PGDIR (default var/pg), Unix socket only, in a private directory.
 # PostgreSQL refuses to run as root, so as root it runs as the `postgres` system user.
 set -eu
@@ -78,9 +78,10 @@ case "${1:-}" in
   restart) as_owner "$PGBIN/pg_ctl" -D "$DATA/data" -m fast -w -t 60 restart -l "$DATA/server.log" >/dev/null ;;
   status) is_running && echo running || { echo stopped; exit 1; } ;;
   url) echo "$URL" ;;
+  pid) head -1 "$DATA/data/postmaster.pid" ;; # the postmaster's, while running
   psql) shift; exec "$PGBIN/psql" "$URL" "$@" ;;
   destroy)
     if is_running; then as_owner "$PGBIN/pg_ctl" -D "$DATA/data" -m immediate -w stop >/dev/null; fi
     rm -rf "$DATA" "$SOCK" "$PGDIR/location" ;;
-  *) echo "usage: pg.sh start|stop|restart|status|url|psql|destroy" >&2; exit 2 ;;
+  *) echo "usage: pg.sh start|stop|restart|status|url|pid|psql|destroy" >&2; exit 2 ;;
 esac

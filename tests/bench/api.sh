@@ -47,7 +47,7 @@ cpu_groups_init
 url=$(PG_FAST=1 sh "$top/scripts/pg.sh" start)
 # The postmaster and its children; backends forked later follow the postmaster's group.
 pg_pids() {
-  pm=$(head -1 "$(cat "$PGDIR/location")/data/postmaster.pid")
+  pm=$(sh "$top/scripts/pg.sh" pid)
   echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
 }
 # shellcheck disable=SC2046
@@ -168,7 +168,7 @@ put "PUT old way, 2 statements, no transaction" /two/api/preferences/theme "$P_O
 put "PUT /api/preferences/theme (1 statement)" /api/preferences/theme "$P_T"; one="$one + $last"
 echo "PUT one statement / two statements (no transaction): $(python3 -c "print(f'{($one) / ($two):.2f}x')")"
 echo "PUT one statement / session + transaction:           $(python3 -c "print(f'{($one) / ($txn):.2f}x')")"
-if [ -n "$CPU_CG" ] && [ "$(cat /proc/sys/kernel/sched_autogroup_enabled)" = 1 ]; then
+if [ -n "$CPU_CG" ] && [ "$(autogroup_state)" = 1 ]; then
   # shellcheck disable=SC2046
   cpu_group_to_root $(pg_pids)
   echo "-- PostgreSQL back in the root CPU group: each backend its own autogroup (PostgreSQL started from a shell)"

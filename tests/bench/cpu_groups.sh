@@ -16,44 +16,52 @@
 #   cpu_group_to_root PID...     back to the root group (the autogroup applies again)
 #   cpu_groups_release           everything back to the root group, the groups removed
 #   cpu_groups_describe          one line for the bench output
+#   autogroup_state              1 when the kernel's autogroup is on, else 0
+# Its own variables all start with cg_: the scripts that source it keep theirs (dir, pids...).
 CPU_CG_ROOT=/sys/fs/cgroup/cpu
 CPU_CG=""
 
 cpu_groups_init() {
   [ -w "$CPU_CG_ROOT/cgroup.procs" ] && [ -f "$CPU_CG_ROOT/cpu.shares" ] || return 0
-  base="$CPU_CG_ROOT/tessera-bench-$$"
-  mkdir -p "$base/db" "$base/server" "$base/client" 2>/dev/null || return 0
-  CPU_CG=$base
+  cg_base="$CPU_CG_ROOT/tessera-bench-$$"
+  mkdir -p "$cg_base/db" "$cg_base/server" "$cg_base/client" 2>/dev/null || return 0
+  CPU_CG=$cg_base
   echo $$ > "$CPU_CG/client/cgroup.procs"
+}
+
+cpu_group_write() { # cgroup-directory pid...
+  cg_dir=$1; shift
+  for cg_pid in "$@"; do echo "$cg_pid" > "$cg_dir/cgroup.procs" 2>/dev/null || true; done
 }
 
 cpu_group_move() { # group pid...
   [ -n "$CPU_CG" ] || return 0
-  group=$1; shift
-  for pid in "$@"; do echo "$pid" > "$CPU_CG/$group/cgroup.procs" 2>/dev/null || true; done
+  cg_group=$1; shift
+  cpu_group_write "$CPU_CG/$cg_group" "$@"
 }
 
 cpu_group_to_root() { # pid...
   [ -n "$CPU_CG" ] || return 0
-  for pid in "$@"; do echo "$pid" > "$CPU_CG_ROOT/cgroup.procs" 2>/dev/null || true; done
+  cpu_group_write "$CPU_CG_ROOT" "$@"
 }
 
 cpu_groups_release() {
   [ -n "$CPU_CG" ] || return 0
-  for group in db server client; do
+  for cg_group in db server client; do
     # shellcheck disable=SC2046
-    cpu_group_to_root $(cat "$CPU_CG/$group/cgroup.procs" 2>/dev/null)
-    rmdir "$CPU_CG/$group" 2>/dev/null || true
+    cpu_group_to_root $(cat "$CPU_CG/$cg_group/cgroup.procs" 2>/dev/null)
+    rmdir "$CPU_CG/$cg_group" 2>/dev/null || true
   done
   rmdir "$CPU_CG" 2>/dev/null || true
   CPU_CG=""
 }
 
+autogroup_state() { cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo 0; }
+
 cpu_groups_describe() {
-  autogroup=$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo 0)
   if [ -n "$CPU_CG" ]; then
-    echo "CPU groups: PostgreSQL, the servers and wrk each in a cgroup of its own (autogroup $autogroup does not apply)"
+    echo "CPU groups: PostgreSQL, the servers and wrk each in a cgroup of its own (autogroup $(autogroup_state) does not apply)"
   else
-    echo "CPU groups: none (no writable cgroup-v1 cpu hierarchy); kernel.sched_autogroup_enabled = $autogroup"
+    echo "CPU groups: none (no writable cgroup-v1 cpu hierarchy); kernel.sched_autogroup_enabled = $(autogroup_state)"
   fi
 }
