@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
+#include "tessera/auth.h"
 #include "tessera/config.h"
 #include "tessera/cursor.h"
 #include "tessera/db_pool.h"
@@ -28,7 +29,7 @@ struct api_context {
  * holds the user's id when the session is valid — so authentication costs no round trip of
  * its own. */
 #define API_SESSION_CTE \
-    "WITH s AS (SELECT user_id FROM sessions WHERE token_hash = decode($1, 'hex') AND expires_at > now())"
+    "WITH s AS (SELECT user_id FROM sessions WHERE token_hash = " AUTH_TOKEN_HASH_PARAM " AND expires_at > now())"
 
 /* One authenticated request. */
 struct api_call {

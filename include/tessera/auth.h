@@ -2,9 +2,16 @@
  *
  * A session token is 32 random bytes (getrandom) given to the client once, as 64 hex chars,
  * in the tessera_session cookie or as Authorization: Bearer. The database keeps only
- * SHA-256(token bytes) in sessions.token_hash; queries match it with decode($1, 'hex'). */
+ * SHA-256(token bytes) in sessions.token_hash; queries match it with AUTH_TOKEN_HASH_PARAM. */
 #ifndef TESSERA_AUTH_H
 #define TESSERA_AUTH_H
+
+/* $1, the hash in hex, as bytes, decoded once per statement. A bare decode($1, 'hex') in a
+ * prepared statement's generic plan is evaluated again for every row a sequential scan reads,
+ * and the planner scans a sessions table of a few hundred rows sequentially: with the bare
+ * form hex_decode was 3 % of all CPU in the PUT benchmark and every authenticated statement
+ * ran 10-20 % slower (docs/PERFORMANCE.md, API). */
+#define AUTH_TOKEN_HASH_PARAM "(SELECT decode($1, 'hex'))"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -247,13 +247,13 @@ static const struct db_statement stmt_me = {
     "auth_me",
     "SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name)"
     " FROM sessions s JOIN users u ON u.id = s.user_id"
-    " WHERE s.token_hash = decode($1, 'hex') AND s.expires_at > now()",
+    " WHERE s.token_hash = " AUTH_TOKEN_HASH_PARAM " AND s.expires_at > now()",
     1,
 };
 
 static const struct db_statement stmt_sign_out = {
     "auth_sign_out",
-    "DELETE FROM sessions WHERE token_hash = decode($1, 'hex')",
+    "DELETE FROM sessions WHERE token_hash = " AUTH_TOKEN_HASH_PARAM,
     1,
 };
 

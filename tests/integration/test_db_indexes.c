@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "tessera/auth.h"
 #include "tessera/config.h"
 #include "tessera/db_pool.h"
 
@@ -206,7 +207,7 @@ Test(db_indexes, hot_queries_use_the_intended_indexes, .init = init, .fini = fin
     snprintf(args, sizeof args, "'%s'", some_hash);
     check_both("session lookup",
                "SELECT u.id FROM sessions s JOIN users u ON u.id = s.user_id"
-               " WHERE s.token_hash = decode($1, 'hex') AND s.expires_at > now()",
+               " WHERE s.token_hash = " AUTH_TOKEN_HASH_PARAM " AND s.expires_at > now()",
                args, lit, "sessions_token_hash_key", false);
 
     check_plan("session GC batch",
