@@ -25,7 +25,7 @@ static const struct db_statement PREF_LIST = {
 
 /* The upsert runs only when the default is not locked; DO UPDATE ... WHERE p.mutable skips a
  * locked user row. No returned row with a valid session therefore means 403. */
-static const struct db_statement PREF_PUT = {
+const struct db_statement PREFERENCES_PUT_STATEMENT = {
     "api_pref_put",
     API_SESSION_CTE
     ", locked AS (SELECT 1 FROM preference_defaults WHERE key = $2 AND NOT mutable)"
@@ -87,7 +87,7 @@ static int handle_put(struct api_call *call, const char *key)
     if (!value)
         return ex->status;
     const char *values[] = {call->token_hash, key, value};
-    PGresult *res = api_call_query(call, &PREF_PUT, values, "preference");
+    PGresult *res = api_call_query(call, &PREFERENCES_PUT_STATEMENT, values, "preference");
     free(value);
     if (!res)
         return ex->status;

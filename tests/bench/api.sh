@@ -11,7 +11,9 @@
 #     the old way (tests/bench/api/put_old_way.c, same HTTP stack and pool) in two forms: the
 #     issue's "SELECT, then UPDATE or INSERT" (two statements, racy under concurrent PUTs) and
 #     what a correct API over PostgreSQL does (session lookup, then BEGIN; SELECT ... FOR
-#     UPDATE; UPDATE or INSERT; COMMIT: five round trips), and the ratios.
+#     UPDATE; UPDATE or INSERT; COMMIT: five round trips), and the ratios; then the one
+#     statement against the two without HTTP (put_old_way --statements: 32 threads straight
+#     through the pool), the ratio the database alone allows.
 # The cluster runs with fsync/synchronous_commit off (PG_FAST=1) so that the PUT ratio shows
 # round trips, not the disk. PostgreSQL, the servers and wrk each run in a CPU cgroup of their
 # own where the machine allows it (tests/bench/cpu_groups.sh); with the kernel's autogroup on,
@@ -168,6 +170,11 @@ put "PUT old way, 2 statements, no transaction" /two/api/preferences/theme "$P_O
 put "PUT /api/preferences/theme (1 statement)" /api/preferences/theme "$P_T"; one="$one + $last"
 echo "PUT one statement / two statements (no transaction): $(python3 -c "print(f'{($one) / ($two):.2f}x')")"
 echo "PUT one statement / session + transaction:           $(python3 -c "print(f'{($one) / ($txn):.2f}x')")"
+# The same PUT without HTTP: what the database alone allows the ratio to be.
+"$dir/put_old_way" --statements "$dir/tessera.ini" "$TOKENS" "${DURATION%s}" 32 &
+sp=$!
+cpu_group_move server "$sp"
+wait "$sp"
 if [ -n "$CPU_CG" ] && [ "$(autogroup_state)" = 1 ]; then
   # shellcheck disable=SC2046
   cpu_group_to_root $(pg_pids)

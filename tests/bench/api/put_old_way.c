@@ -18,6 +18,9 @@
  *
  * usage: put_old_way CONFIG.ini PORT */
 #include <civetweb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,33 +58,47 @@ static const struct db_statement TWO_INSERT = {
     3,
 };
 
-static int put_two_statements(struct http_exchange *ex, const char *hash, const char *key, const char *value)
+/* The two statements alone: the HTTP status they decide; *written is the UPDATE's or INSERT's
+ * result when they ran (the caller clears it, whatever the status). */
+static int two_statements(const char *hash, const char *key, const char *value, PGresult **written)
 {
     PGresult *res = NULL;
     const char *sel[] = {hash, key};
     int status;
+    *written = NULL;
     if (db_query(pool, &TWO_SELECT, sel, &res) != DB_OK) {
-        status = reply_json_error(ex, 503, "db_unavailable", "database", NULL);
+        status = 503;
     } else if (PQntuples(res) == 0) {
-        status = reply_json_error(ex, 401, "unauthorized", "sign in first", NULL);
+        status = 401;
     } else if (strcmp(PQgetvalue(res, 0, 2), "f") == 0) {
-        status = reply_json_error(ex, 403, "immutable", "immutable", NULL);
+        status = 403;
     } else {
-        PGresult *w = NULL;
         enum db_status st;
         if (!PQgetisnull(res, 0, 1)) {
             const char *up[] = {PQgetvalue(res, 0, 1), value};
-            st = db_query(pool, &TWO_UPDATE, up, &w);
+            st = db_query(pool, &TWO_UPDATE, up, written);
         } else {
             const char *ins[] = {PQgetvalue(res, 0, 0), key, value};
-            st = db_query(pool, &TWO_INSERT, ins, &w);
+            st = db_query(pool, &TWO_INSERT, ins, written);
         }
-        status = st == DB_OK && PQntuples(w) == 1
-                     ? reply_json(ex, 200, PQgetvalue(w, 0, 0), (size_t)PQgetlength(w, 0, 0))
-                     : reply_json_error(ex, 500, "internal", "write failed", NULL);
-        PQclear(w);
+        status = st == DB_OK && PQntuples(*written) == 1 ? 200 : 500;
     }
     PQclear(res);
+    return status;
+}
+
+static int put_two_statements(struct http_exchange *ex, const char *hash, const char *key, const char *value)
+{
+    PGresult *w;
+    int status = two_statements(hash, key, value, &w);
+    switch (status) {
+    case 200: status = reply_json(ex, 200, PQgetvalue(w, 0, 0), (size_t)PQgetlength(w, 0, 0)); break;
+    case 401: status = reply_json_error(ex, 401, "unauthorized", "sign in first", NULL); break;
+    case 403: status = reply_json_error(ex, 403, "immutable", "immutable", NULL); break;
+    case 503: status = reply_json_error(ex, 503, "db_unavailable", "database", NULL); break;
+    default: status = reply_json_error(ex, 500, "internal", "write failed", NULL); break;
+    }
+    PQclear(w);
     return status;
 }
 
@@ -242,18 +259,119 @@ static int begin_request(struct mg_connection *conn)
     return reply_json_error(&ex, 404, "not_found", "bench server: PUT /{two,txn}/api/preferences/{key} only", NULL);
 }
 
+/* ------------------------------------------------------------------ without HTTP */
+
+/* --statements: the same PUT without HTTP, tessera's one statement against the two, driven
+ * straight through the pool. It shows the ratio the database alone allows; HTTP, loopback TCP
+ * and wrk only add work that both sides pay alike. */
+struct driver {
+    char (*hashes)[65];
+    size_t n_hashes;
+    bool two;
+    atomic_bool *stop;
+    unsigned long long first, done, failed;
+};
+
+static void *drive(void *arg)
+{
+    struct driver *d = arg;
+    char value[32];
+    for (unsigned long long i = d->first; !atomic_load(d->stop); i++) {
+        const char *hash = d->hashes[i % d->n_hashes];
+        snprintf(value, sizeof value, "\"t%llu\"", i);
+        PGresult *res = NULL;
+        int status;
+        if (d->two) {
+            status = two_statements(hash, "theme", value, &res);
+        } else {
+            const char *values[] = {hash, "theme", value};
+            status = db_query(pool, &PREFERENCES_PUT_STATEMENT, values, &res) == DB_OK && PQntuples(res) == 1
+                         ? atoi(PQgetvalue(res, 0, 0))
+                         : 500;
+        }
+        PQclear(res);
+        if (status == 200)
+            d->done++;
+        else
+            d->failed++;
+    }
+    return NULL;
+}
+
+/* PUTs per second of one variant, THREADS threads for SECONDS. */
+static double drive_for(bool two, char (*hashes)[65], size_t n_hashes, int threads, int seconds)
+{
+    atomic_bool stop = false;
+    struct driver d[64];
+    pthread_t t[64];
+    for (int i = 0; i < threads; i++) {
+        d[i] = (struct driver){hashes, n_hashes, two, &stop, (unsigned long long)i * 7919, 0, 0};
+        pthread_create(&t[i], NULL, drive, &d[i]);
+    }
+    sleep((unsigned)seconds);
+    atomic_store(&stop, true);
+    unsigned long long done = 0, failed = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        done += d[i].done;
+        failed += d[i].failed;
+    }
+    if (failed)
+        fprintf(stderr, "put_old_way: %llu PUTs failed\n", failed);
+    return (double)done / seconds;
+}
+
+static int statements_only(const char *tokens_path, int seconds, int threads, long long pool_max)
+{
+    static char hashes[1024][65];
+    size_t n = 0;
+    char line[256];
+    FILE *f = fopen(tokens_path, "r");
+    if (!f) {
+        perror(tokens_path);
+        return 1;
+    }
+    while (n < 1024 && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (auth_token_hash(line, hashes[n]))
+            n++;
+    }
+    fclose(f);
+    if (n == 0 || threads < 1 || threads > 64 || seconds < 1) {
+        fprintf(stderr, "put_old_way: no tokens, or threads not 1-64, or seconds < 1\n");
+        return 2;
+    }
+    drive_for(false, hashes, n, threads, 1); /* warm-up: connections and prepared statements */
+    drive_for(true, hashes, n, threads, 1);
+    /* one, two, two, one: drift in the machine's load favours neither */
+    double one = drive_for(false, hashes, n, threads, seconds);
+    double two = drive_for(true, hashes, n, threads, seconds);
+    two += drive_for(true, hashes, n, threads, seconds);
+    one += drive_for(false, hashes, n, threads, seconds);
+    printf("statements only (%d threads, pool_max %lld): one statement %.0f PUT/s, two statements %.0f PUT/s:"
+           " %.2fx\n", threads, pool_max, one / 2, two / 2, one / two);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s CONFIG.ini PORT\n", argv[0]);
+    bool only_statements = argc == 6 && strcmp(argv[1], "--statements") == 0;
+    if (argc != 3 && !only_statements) {
+        fprintf(stderr, "usage: %s CONFIG.ini PORT\n"
+                        "       %s --statements CONFIG.ini TOKENS SECONDS THREADS\n", argv[0], argv[0]);
         return 2;
     }
     static struct tessera_server srv;
-    if (config_load(&srv.cfg, argv[1], NULL, stderr) < 0)
+    if (config_load(&srv.cfg, argv[only_statements ? 2 : 1], NULL, stderr) < 0)
         return 2;
     pool = db_pool_create(&srv.cfg);
     if (!pool)
         return 1;
+    if (only_statements) {
+        int rc = statements_only(argv[3], atoi(argv[4]), atoi(argv[5]), (long long)srv.cfg.database.pool_max);
+        db_pool_free(pool);
+        return rc;
+    }
     char listen[32], threads[16];
     snprintf(listen, sizeof listen, "127.0.0.1:%s", argv[2]);
     snprintf(threads, sizeof threads, "%lld", (long long)srv.cfg.server.threads); /* as tessera */
