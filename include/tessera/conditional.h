@@ -1,6 +1,6 @@
 /* conditional — RFC 9110 conditional and range requests as pure functions: given the
  * request's validator headers and the representation's ETag, mtime and size, decide
- * between 200, 304, 206 and 416. No I/O. */
+ * between 200, 304, 206, 412 and 416. No I/O. */
 #ifndef TESSERA_CONDITIONAL_H
 #define TESSERA_CONDITIONAL_H
 
@@ -8,7 +8,9 @@
 #include <stdint.h>
 
 struct cond_request {
-    const char *if_none_match;      /* each may be NULL (absent) */
+    const char *if_match;           /* each may be NULL (absent) */
+    const char *if_unmodified_since;
+    const char *if_none_match;
     const char *if_modified_since;
     const char *range;
     const char *if_range;
@@ -22,7 +24,7 @@ struct cond_entity {
 };
 
 struct cond_outcome {
-    int status;                     /* 200, 304, 206 or 416 */
+    int status;                     /* 200, 304, 206, 412 or 416 */
     int64_t start;                  /* 206: first byte */
     int64_t length;                 /* 206: bytes from start */
 };
@@ -30,6 +32,10 @@ struct cond_outcome {
 /* True when the If-None-Match value matches etag: "*", or any listed tag equal under weak
  * comparison (W/ prefixes ignored, opaque parts compared byte for byte). */
 bool cond_if_none_match(const char *header, const char *etag);
+
+/* True when the If-Match value matches etag: "*", or any listed tag equal under strong
+ * comparison (a W/ tag never matches). */
+bool cond_if_match(const char *header, const char *etag);
 
 /* Parses one "bytes=" range against size. Returns 1 with start and length set for a satisfiable
  * single range, 0 when the header is to be ignored (malformed, other unit, several ranges),

@@ -1,10 +1,12 @@
-/* conditional — the order of RFC 9110 §13.2.2: If-None-Match, else If-Modified-Since;
- * then Range, gated by If-Range. CivetWeb's own version gets each of these wrong. */
+/* conditional — the order of RFC 9110 §13.2.2: If-Match, else If-Unmodified-Since;
+ * If-None-Match, else If-Modified-Since; then Range, gated by If-Range. CivetWeb's own
+ * version gets each of these wrong. */
 #include "tessera/conditional.h"
 
 #include <ctype.h>
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tessera/http.h"
 
@@ -24,7 +26,9 @@ static bool tag_opaque(const char *tag, size_t len, const char **opaque, size_t 
     return true;
 }
 
-bool cond_if_none_match(const char *header, const char *etag)
+/* Whether the list in header holds etag: "*" always does; weak: W/ prefixes are ignored on
+ * both sides, otherwise a W/ member never matches. */
+static bool tag_list_matches(const char *header, const char *etag, bool weak)
 {
     if (!header || !etag) return false;
     const char *want;
@@ -46,22 +50,27 @@ bool cond_if_none_match(const char *header, const char *etag)
         p = close + 1;
         const char *opaque;
         size_t olen;
-        if (tag_opaque(start, (size_t)(p - start), &opaque, &olen) && olen == want_len &&
-            memcmp(opaque, want, olen) == 0)
+        if ((weak || start[0] == '"') && tag_opaque(start, (size_t)(p - start), &opaque, &olen) &&
+            olen == want_len && memcmp(opaque, want, olen) == 0)
             return true;
     }
     return false;
 }
 
-/* Reads a non-negative decimal; -1 when absent or too large to be a file offset. */
+bool cond_if_none_match(const char *header, const char *etag) { return tag_list_matches(header, etag, true); }
+
+bool cond_if_match(const char *header, const char *etag) { return tag_list_matches(header, etag, false); }
+
+/* Reads a non-negative decimal; -1 when absent. Values past INT64_MAX saturate: they are
+ * past the end of any file, and a client asking for bytes=0-<huge> means "to the end". */
 static int64_t parse_offset(const char **pp)
 {
     const char *p = *pp;
     if (!isdigit((unsigned char)*p)) return -1;
     int64_t v = 0;
     while (isdigit((unsigned char)*p)) {
-        if (v > (INT64_MAX - 9) / 10) return -1;
-        v = v * 10 + (*p++ - '0');
+        int d = *p++ - '0';
+        v = v > (INT64_MAX - d) / 10 ? INT64_MAX : v * 10 + d;
     }
     *pp = p;
     return v;
@@ -71,7 +80,7 @@ int cond_parse_range(const char *header, int64_t size, int64_t *start, int64_t *
 {
     if (!header) return 0;
     const char *p = skip_space(header);
-    if (strncmp(p, "bytes", 5) != 0) return 0;
+    if (strncasecmp(p, "bytes", 5) != 0) return 0; /* units are case-insensitive (RFC 9110 14.1) */
     p = skip_space(p + 5);
     if (*p++ != '=') return 0;
     p = skip_space(p);
@@ -113,9 +122,21 @@ static bool if_range_holds(const char *if_range, const struct cond_entity *ent)
     return t >= 0 && t == ent->mtime;
 }
 
+/* RFC 9110 13.2.2 steps 1-2. A date that does not parse is ignored (13.1.4). */
+static bool preconditions_hold(const struct cond_request *req, const struct cond_entity *ent)
+{
+    if (req->if_match) return cond_if_match(req->if_match, ent->etag);
+    if (req->if_unmodified_since) {
+        int64_t since = http_date_parse(req->if_unmodified_since);
+        return since < 0 || ent->mtime <= since;
+    }
+    return true;
+}
+
 struct cond_outcome cond_evaluate(const struct cond_request *req, const struct cond_entity *ent)
 {
     struct cond_outcome out = {.status = 200, .start = 0, .length = ent->size};
+    if (!preconditions_hold(req, ent)) { out.status = 412; out.length = 0; return out; }
     if (req->if_none_match) {
         if (cond_if_none_match(req->if_none_match, ent->etag)) { out.status = 304; return out; }
     } else if (req->if_modified_since) {

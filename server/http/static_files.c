@@ -26,6 +26,7 @@
 #include "tessera/mime.h"
 #include "tessera/negotiate.h"
 #include "tessera/path.h"
+#include "tessera/router.h"
 #include "tessera/server.h"
 #include "tessera/sourcemap.h"
 
@@ -265,7 +266,8 @@ static void percent_encode_path(const char *in, struct strbuf *out)
     }
 }
 
-/* "/docs" names a folder: send the browser to "/docs/" so relative links resolve. */
+/* "/docs" names a folder: send the browser to "/docs/" so relative links resolve. The query
+ * goes along (as in nginx): "/docs?tab=2" is still the page the link meant. */
 static int send_directory_redirect(struct http_exchange *ex, const char *rel)
 {
     struct strbuf loc;
@@ -273,6 +275,7 @@ static int send_directory_redirect(struct http_exchange *ex, const char *rel)
     strbuf_puts(&loc, "/");
     percent_encode_path(rel, &loc);
     strbuf_puts(&loc, "/");
+    if (ex->query && ex->query[0]) strbuf_printf(&loc, "?%s", ex->query);
     struct http_reply r;
     reply_start(&r, ex, 301);
     reply_header(&r, "Location", loc.data ? loc.data : "/");
@@ -312,6 +315,16 @@ static struct fc_entry *fresh_entry(struct static_files *sf, const struct target
     return NULL;
 }
 
+/* The router matched the raw path; "//api/me" or "/%61pi/me" reach here and, once decoded,
+ * name another module's route. Such a request is a client's mistake, not a page of the app,
+ * and a fetch expecting JSON must not be given the HTML shell with a 200. */
+static bool is_client_route(const struct target *t)
+{
+    char path[PATH_MAX + 1];
+    snprintf(path, sizeof path, "/%s", target_rel(t));
+    return router_match(path) == ROUTE_STATIC;
+}
+
 /* Fills t with a regular file to send, or sends the answer itself (redirect, 400, 404)
  * and returns its status. */
 static int resolve_target(struct static_files *sf, struct http_exchange *ex, struct target *t)
@@ -333,7 +346,8 @@ static int resolve_target(struct static_files *sf, struct http_exchange *ex, str
         if (!res.trailing_slash && target_rel(t)[0]) return send_directory_redirect(ex, target_rel(t));
         return set_target_file(t, "index.html") ? 0 : send_not_found(ex);
     }
-    if (!sf->cfg->static_files.spa_fallback || res.has_extension) return send_not_found(ex);
+    if (!sf->cfg->static_files.spa_fallback || res.has_extension || !is_client_route(t))
+        return send_not_found(ex);
     /* A client-side route ("/settings/profile"): the app's shell answers it. */
     t->full[t->root_len + 1] = '\0';
     return set_target_file(t, "index.html") ? 0 : send_not_found(ex);
@@ -698,6 +712,8 @@ static enum encoding choose_encoding(struct static_files *sf, struct http_exchan
 static struct cond_request cond_request_of(struct http_exchange *ex)
 {
     return (struct cond_request){
+        .if_match = http_header(ex, "If-Match"),
+        .if_unmodified_since = http_header(ex, "If-Unmodified-Since"),
         .if_none_match = http_header(ex, "If-None-Match"),
         .if_modified_since = http_header(ex, "If-Modified-Since"),
         .range = http_header(ex, "Range"),
@@ -781,6 +797,8 @@ static int send_entry(struct static_files *sf, struct http_exchange *ex, const s
         strbuf_append(&r.head, rep->headers_304, rep->headers_304_len);
         reply_send(ex, &r, NULL, 0);
         return 304;
+    case 412:
+        return send_page(ex, 412, "Precondition Failed", NULL, e->vary);
     case 416:
         return send_unsatisfiable(ex, (int64_t)rep->len, e->vary);
     case 206:
@@ -843,6 +861,7 @@ static int stream_reply(struct static_files *sf, struct http_exchange *ex, const
     struct cond_entity ent = {rep->etag, e->mtime_s, (int64_t)rep->len, enc == ENCODING_IDENTITY};
     struct cond_request req = cond_request_of(ex);
     struct cond_outcome out = cond_evaluate(&req, &ent);
+    if (out.status == 412) return send_page(ex, 412, "Precondition Failed", NULL, e->vary);
     if (out.status == 416) return send_unsatisfiable(ex, (int64_t)rep->len, e->vary);
     char cc[64];
     cache_control_for(sf, e->key, cc, sizeof cc);

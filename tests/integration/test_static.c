@@ -217,7 +217,49 @@ Test(static, ranges)
     cr_assert_eq(get("/robots.txt", good_if_range, &r), 206);
     cr_expect_eq(r.body_len, 2);
     http_result_free(&r);
+
+    /* A last byte past INT64_MAX still means "to the end", as in nginx. */
+    const char *huge_last[] = {"Range: bytes=3-99999999999999999999", NULL};
+    cr_assert_eq(get("/robots.txt", huge_last, &r), 206);
+    cr_expect_eq(r.body_len, len - 3);
+    http_result_free(&r);
+    const char *upper_unit[] = {"Range: Bytes=0-0", NULL};
+    cr_expect_eq(get("/robots.txt", upper_unit, &r), 206, "range units are case-insensitive");
+    http_result_free(&r);
     free(want);
+}
+
+/* RFC 9110 13.1.1-13.1.4, as nginx does: a download resumed with If-Match must never get a
+ * slice of a newer version; a failed precondition is 412 on the cached and streamed paths. */
+Test(static, if_match_and_if_unmodified_since)
+{
+    const char *paths[] = {"/robots.txt", "/big.txt"};
+    for (int i = 0; i < 2; i++) {
+        struct http_result r;
+        cr_assert_eq(get(paths[i], NULL, &r), 200);
+        char etag[200], lm[100], im[220], ius[130];
+        snprintf(etag, sizeof etag, "%s", hdr(&r, "ETag"));
+        snprintf(lm, sizeof lm, "%s", hdr(&r, "Last-Modified"));
+        http_result_free(&r);
+        const char *bad[] = {"If-Match: \"nope\"", NULL};
+        cr_expect_eq(get(paths[i], bad, &r), 412, "%s", paths[i]);
+        http_result_free(&r);
+        const char *bad_range[] = {"If-Match: \"nope\"", "Range: bytes=0-1", NULL};
+        cr_expect_eq(get(paths[i], bad_range, &r), 412, "%s", paths[i]);
+        cr_expect_eq(r.body_len == 2 && r.status == 206, 0);
+        http_result_free(&r);
+        snprintf(im, sizeof im, "If-Match: %s", etag);
+        const char *good_range[] = {im, "Range: bytes=0-1", NULL};
+        cr_expect_eq(get(paths[i], good_range, &r), 206, "%s", paths[i]);
+        http_result_free(&r);
+        const char *old[] = {"If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT", NULL};
+        cr_expect_eq(get(paths[i], old, &r), 412, "%s", paths[i]);
+        http_result_free(&r);
+        snprintf(ius, sizeof ius, "If-Unmodified-Since: %s", lm);
+        const char *same[] = {ius, NULL};
+        cr_expect_eq(get(paths[i], same, &r), 200, "%s", paths[i]);
+        http_result_free(&r);
+    }
 }
 
 Test(static, directories_and_spa_fallback)
@@ -240,6 +282,18 @@ Test(static, directories_and_spa_fallback)
     cr_expect_not_null(strstr(hdr(&r, "Content-Type"), "text/html"));
     cr_expect_not_null(strstr(r.body, "404"));
     http_result_free(&r);
+    cr_assert_eq(get("/docs?tab=2", NULL, &r), 301);
+    cr_expect_str_eq(hdr(&r, "Location"), "/docs/?tab=2", "the query survives the redirect, as in nginx");
+    http_result_free(&r);
+    /* Spellings of an /api (or image) path that the router did not take are not client-side
+     * routes: a fetch of "//api/me" must not get the HTML shell with a 200. */
+    const char *not_routes[] = {"//api/me", "/%61pi/me", "/api%2Fme", "//_image"};
+    for (size_t i = 0; i < sizeof not_routes / sizeof not_routes[0]; i++) {
+        long st = get(not_routes[i], NULL, &r);
+        cr_expect(st == 404 || st == 400, "%s: %ld", not_routes[i], st);
+        cr_expect_null(strstr(r.body, "fixture index"), "%s", not_routes[i]);
+        http_result_free(&r);
+    }
     cr_assert_eq(get("/index.html/", NULL, &r), 404, "a file is not a folder");
     http_result_free(&r);
     cr_assert_eq(get("/hello%20world.txt", NULL, &r), 200);
