@@ -4,11 +4,14 @@
 #include "tessera/sourcemap.h"
 
 #include <string.h>
+#include <strings.h>
 
+/* Case-insensitive: on a file system that ignores case "APP.JS.MAP" names the map, and a
+ * file named so is a map all the same. */
 static bool has_suffix(const char *s, size_t n, const char *suffix)
 {
     size_t k = strlen(suffix);
-    return n >= k && memcmp(s + n - k, suffix, k) == 0;
+    return n >= k && strncasecmp(s + n - k, suffix, k) == 0;
 }
 
 bool sourcemap_is_map_path(const char *path)

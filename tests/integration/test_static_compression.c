@@ -264,6 +264,10 @@ Test(static_compression, not_acceptable_only_when_identity_is_forbidden, .init =
     http_result_free(&r);
     cr_expect_eq(fetch("/small.txt", "br;q=0", &r), 200, "identity stays acceptable");
     http_result_free(&r);
+    cr_expect_eq(fetch("/small.txt", "identity;q=0", &r), 406);
+    const char *vary = strstr(r.headers, "\nVary:");
+    cr_expect(vary && !strstr(vary + 1, "\nVary:"), "one Vary on a 406: %s", r.headers);
+    http_result_free(&r);
 }
 
 /* Compressed once even when many requests arrive together. */
@@ -507,6 +511,24 @@ Test(static_compression, production_strips_trailers_and_hides_maps)
     expect_maps_hidden();
     expect_stripped("/assets/app.3f2a9c1d.js");
     expect_stripped("/assets/style.css");
+}
+
+Test(static_compression, production_hides_maps_in_any_case)
+{
+    cr_assert_eq(static_site_create(&site), 0);
+    size_t len;
+    char *map = site_read(&site, "assets/app.3f2a9c1d.js.map", &len);
+    cr_assert_eq(site_write(&site, "assets/UPPER.JS.MAP", map, len), 0);
+    cr_assert_eq(site_write(&site, "assets/mixed.css.Map.Gz", map, len), 0);
+    free(map);
+    cr_assert_eq(static_site_start(&site, NULL, production), 0);
+    const char *paths[] = {"/assets/UPPER.JS.MAP", "/assets/UPPER.JS.%4dAP", "/assets/mixed.css.Map.Gz"};
+    for (int i = 0; i < 3; i++) {
+        struct http_result r;
+        cr_expect_eq(fetch(paths[i], NULL, &r), 404, "%s", paths[i]);
+        cr_expect_null(strstr(r.body, "mappings"));
+        http_result_free(&r);
+    }
 }
 
 Test(static_compression, production_strips_without_any_cache)

@@ -11,6 +11,10 @@ Test(sourcemap, map_paths)
     cr_assert(sourcemap_is_map_path("/app.js.map.br"));
     cr_assert(sourcemap_is_map_path("/app.js.map.gz"));
     cr_assert(sourcemap_is_map_path(".map"));
+    /* a file system that ignores case (or a file named so) must not let a map through */
+    cr_assert(sourcemap_is_map_path("/APP.JS.MAP"));
+    cr_assert(sourcemap_is_map_path("/app.js.Map.Gz"));
+    cr_assert(sourcemap_is_map_path("/app.js.MAP.br"));
     cr_assert_not(sourcemap_is_map_path("/app.js"));
     cr_assert_not(sourcemap_is_map_path("/map"));
     cr_assert_not(sourcemap_is_map_path("/sitemap.xml"));
