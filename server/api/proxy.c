@@ -108,6 +108,71 @@ int proxy_parse_status_line(const char *head, size_t len)
     return status >= 100 ? status : -1;
 }
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The character at p as an upstream that decodes would read it; *width: bytes consumed. */
+static int decoded_at(const char *p, int *width)
+{
+    if (p[0] == '%' && hex_digit(p[1]) >= 0 && hex_digit(p[2]) >= 0) {
+        *width = 3;
+        return hex_digit(p[1]) << 4 | hex_digit(p[2]);
+    }
+    *width = 1;
+    return (unsigned char)p[0];
+}
+
+bool proxy_path_is_safe(const char *path)
+{
+    int dots = 0;           /* in the current segment, while it holds nothing else */
+    bool only_dots = true;
+    for (const char *p = path;;) {
+        int width = 0;
+        int c = *p ? decoded_at(p, &width) : '/';
+        if (c == '/' || c == '\\') {
+            if (only_dots && (dots == 1 || dots == 2))
+                return false;
+            if (!*p)
+                return true;
+            dots = 0;
+            only_dots = true;
+        } else if (c == '.') {
+            dots++;
+        } else {
+            only_dots = false;
+        }
+        p += width;
+    }
+}
+
+bool proxy_host_is_valid(const char *value)
+{
+    const char *p = value;
+    if (*p == '[') { /* IPv6 literal */
+        p++;
+        p += strspn(p, "0123456789abcdefABCDEF:.");
+        if (*p++ != ']' || p == value + 2)
+            return false;
+    } else {
+        size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._");
+        if (len == 0)
+            return false;
+        p += len;
+    }
+    if (*p == ':') {
+        size_t digits = strspn(++p, "0123456789");
+        if (digits == 0 || digits > 5)
+            return false;
+        p += digits;
+    }
+    return *p == '\0';
+}
+
 /* ------------------------------------------------------------------ sockets */
 
 static int wait_fd(int fd, short events, int64_t deadline_us)
@@ -262,6 +327,17 @@ static int send_length_body(int fd, struct http_exchange *ex, long long len, int
     return 0;
 }
 
+/* curl, PHP and others hold a body back until they see this (curl waits 1 s, then sends
+ * anyway), and CivetWeb does not send it for us. It goes out only once the upstream is
+ * connected, so a client of a down upstream is spared the upload. */
+static void answer_expect_continue(struct http_exchange *ex)
+{
+    const char *expect = http_header(ex, "Expect");
+    const char *version = ex->req->http_version;
+    if (expect && strcasecmp(expect, "100-continue") == 0 && version && strcmp(version, "1.1") == 0)
+        mg_write(ex->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+}
+
 /* Sends head and body. A chunked request body has no length up front: it is read whole
  * (at most max_body) and sent with a Content-Length, which every upstream understands. Returns 0, IO_ERROR, IO_TIMEOUT, or an HTTP status for a bad body. */
 static int send_request(const struct proxy *p, struct http_exchange *ex, int fd, int64_t deadline_us)
@@ -272,7 +348,10 @@ static int send_request(const struct proxy *p, struct http_exchange *ex, int fd,
     strbuf_init(&head);
     strbuf_init(&body);
     int rc = 0;
-    if (length < 0 && te && list_has_token(te, "chunked")) {
+    bool chunked = length < 0 && te && list_has_token(te, "chunked");
+    if (chunked || length > 0)
+        answer_expect_continue(ex);
+    if (chunked) {
         rc = request_body_read(ex, (size_t)p->max_body, &body);
         length = (long long)body.len;
     }
@@ -370,10 +449,13 @@ static bool copy_response_headers(char *head, struct http_reply *r, struct respo
     f->chunked = false;
     for (int i = 0; i < count; i++) {
         if (strcasecmp(names[i], "Content-Length") == 0) {
-            char *end = NULL;
-            f->length = strtoll(values[i], &end, 10);
-            if (end == values[i] || f->length < 0)
+            /* Digits only, and repeated lines must agree: anything else frames no body. */
+            const char *v = values[i];
+            size_t digits = strspn(v, "0123456789");
+            long long length = digits && digits <= 18 ? strtoll(v, NULL, 10) : -1;
+            if (length < 0 || v[digits + strspn(v + digits, " \t")] != '\0' || (f->length >= 0 && f->length != length))
                 return false;
+            f->length = length;
         } else if (strcasecmp(names[i], "Transfer-Encoding") == 0) {
             f->chunked = list_has_token(values[i], "chunked");
         }
@@ -515,22 +597,57 @@ static int relay_response(struct proxy *p, struct http_exchange *ex, struct upst
         reply_send_head(ex, &r, f.length);
         return status;
     }
-    /* A client that asked to close can take a close-delimited body; others get chunks. */
-    bool rechunk = !ex->close;
+    int rc = 0;
     if (!f.chunked && f.length >= 0) {
-        if (reply_send_head(ex, &r, f.length) == 0)
-            relay_length(ex, u, f.length);
-        return status;
+        rc = reply_send_head(ex, &r, f.length);
+        if (rc == 0)
+            rc = relay_length(ex, u, f.length);
+    } else {
+        /* HTTP/1.1 clients that keep the connection get chunks; the others (HTTP/1.0 has no
+         * chunks) get a body that ends when the connection does. */
+        const char *version = ex->req->http_version;
+        bool rechunk = !ex->close && version && strcmp(version, "1.1") == 0;
+        if (rechunk) {
+            reply_header(&r, "Transfer-Encoding", "chunked");
+        } else if (!ex->close) {
+            reply_header(&r, "Connection", "close");
+            mg_disable_connection_keep_alive(ex->conn);
+        }
+        rc = reply_send_head(ex, &r, -1);
+        if (rc == 0)
+            rc = f.chunked ? relay_chunked(ex, u, rechunk) : relay_until_eof(ex, u, rechunk);
     }
-    if (rechunk)
-        reply_header(&r, "Transfer-Encoding", "chunked");
-    if (reply_send_head(ex, &r, -1) == 0)
-        f.chunked ? relay_chunked(ex, u, rechunk) : relay_until_eof(ex, u, rechunk);
+    /* The head promised a body that did not arrive whole. Only closing the connection tells
+     * the client; kept open, the next response would be read as the rest of this one. */
+    if (rc < 0)
+        mg_disable_connection_keep_alive(ex->conn);
     return status;
+}
+
+/* The upstream must see the request tessera routed: no path an upstream would normalise
+ * elsewhere, and no Host other than the one relayed as X-Forwarded-Host. 0 when fine. */
+static int refuse_ambiguous_request(struct http_exchange *ex)
+{
+    if (!proxy_path_is_safe(ex->path))
+        return reply_json_error(ex, 400, "invalid_path", "the path may not contain . or .. segments", NULL);
+    int hosts = 0;
+    bool valid = true;
+    for (int i = 0; i < ex->req->num_headers; i++) {
+        if (strcasecmp(ex->req->http_headers[i].name, "Host") == 0) {
+            hosts++;
+            valid = valid && proxy_host_is_valid(ex->req->http_headers[i].value);
+        }
+    }
+    if (hosts > 1 || !valid)
+        return reply_json_error(ex, 400, "invalid_host", "the Host header must be one host[:port]", NULL);
+    return 0;
 }
 
 int proxy_forward(struct proxy *p, struct http_exchange *ex)
 {
+    int refused = refuse_ambiguous_request(ex);
+    if (refused)
+        return refused;
     int64_t deadline_us = clock_monotonic_us() + p->timeout_ms * 1000;
     int fd = upstream_connect(p, deadline_us);
     if (fd < 0)

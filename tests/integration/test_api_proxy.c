@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -31,6 +32,14 @@ static void answer(int fd, const char *head, const char *body)
                       "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n");
     } else if (strncmp(path, "/api/close", 10) == 0) {
         send_text(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Upstream: close\r\n\r\nclose-delimited body");
+    } else if (strncmp(path, "/api/truncated-chunked", 22) == 0) {
+        send_text(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
+    } else if (strncmp(path, "/api/truncated", 14) == 0) {
+        send_text(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort");
+    } else if (strncmp(path, "/api/conflicting-length", 23) == 0) {
+        send_text(fd, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nhello");
+    } else if (strncmp(path, "/api/junk-length", 16) == 0) {
+        send_text(fd, "HTTP/1.1 200 OK\r\nContent-Length: 3abc\r\n\r\nhello");
     } else if (strncmp(path, "/api/garbage", 12) == 0) {
         send_text(fd, "SPDY/9 nonsense\r\n\r\n");
     } else {
@@ -299,4 +308,145 @@ Test(api_proxy, rechunked_body_keeps_the_connection_usable, .fini = stop_server)
     const char *expected = "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\nHTTP/1.1 200";
     cr_expect_eq(strncmp(first_body + 4, expected, strlen(expected)), 0, "framing: %s", first_body + 4);
     cr_expect(strstr(buf, "\r\n\r\nclose-delimited body"), "%s", buf);
+}
+
+/* ------------------------------------------------------------------ raw exchanges */
+
+/* Writes request bytes on a fresh connection and reads until the server closes or 3 s pass.
+ * Returns true when the server closed the connection. */
+static bool raw_exchange(const char *request, char *buf, size_t size)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server.port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    struct timeval tv = {.tv_sec = 3};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    cr_assert_eq(write(fd, request, strlen(request)), (ssize_t)strlen(request));
+    size_t len = 0;
+    ssize_t n = 0;
+    while (len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fd);
+    return n == 0;
+}
+
+/* A body the upstream cut short cannot be completed, so the client connection must end with
+ * it: kept open, the next response would be read as the rest of this body. */
+Test(api_proxy, truncated_upstream_body_ends_the_client_connection, .fini = stop_server)
+{
+    start_with_upstream(upstream_start(true));
+    const char *paths[] = {"/api/truncated", "/api/truncated-chunked"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        char request[512], buf[16384];
+        snprintf(request, sizeof request,
+                 "GET %s HTTP/1.1\r\nHost: t\r\n\r\nGET /api/echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                 paths[i]);
+        bool closed = raw_exchange(request, buf, sizeof buf);
+        cr_expect(closed, "%s: the connection stayed open", paths[i]);
+        cr_expect(strstr(buf, "HTTP/1.1 200 OK\r\n"), "%s: %s", paths[i], buf);
+        cr_expect_null(strstr(buf, "X-Upstream: yes"), "%s: the next response was spliced in: %s", paths[i], buf);
+    }
+}
+
+/* An upstream that normalises the path would route "/api/../admin" outside /api, and
+ * "/api/x/../preferences" to a route tessera owns: dot segments are refused, encoded too. */
+Test(api_proxy, dot_segments_never_reach_the_upstream, .fini = stop_server)
+{
+    start_with_upstream(upstream_start(true));
+    const char *paths[] = {"/api/../admin", "/api/x/../../admin", "/api/%2e%2e/admin", "/api/.%2E/admin",
+                           "/api/x/..%2fadmin", "/api/x/%2E%2E%5cadmin", "/api/./x", "/api/x/..", "/api/x/%2e",
+                           "/api/x/../preferences?q=1"};
+    int before = atomic_load(&upstream_requests);
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        char request[512], buf[16384];
+        snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", paths[i]);
+        raw_exchange(request, buf, sizeof buf);
+        cr_expect_eq(strncmp(buf, "HTTP/1.1 400 ", 13), 0, "%s: %.200s", paths[i], buf);
+        cr_expect(strstr(buf, "\"invalid_path\""), "%s: %s", paths[i], buf);
+    }
+    cr_expect_eq(atomic_load(&upstream_requests), before, "a dot segment reached the upstream");
+    /* Dots inside a segment, and encoded slashes without dot segments, are ordinary paths. */
+    char buf[16384];
+    raw_exchange("GET /api/echo/..x/.hidden/a%2Fb/x.. HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", buf,
+                 sizeof buf);
+    cr_expect(strstr(buf, "X-Path: /api/echo/..x/.hidden/a%2Fb/x..\r\n"), "%s", buf);
+}
+
+/* Host is relayed as Host and X-Forwarded-Host: a second Host line or a value that is not
+ * host[:port] would let the upstream see another host than the one tessera reports. */
+Test(api_proxy, host_header_must_be_one_plain_host, .fini = stop_server)
+{
+    start_with_upstream(upstream_start(true));
+    const char *heads[] = {"Host: good.example\r\nHost: evil.example", "Host: good.example, evil.example",
+                           "Host: good.example/x", "Host: user@good.example"};
+    int before = atomic_load(&upstream_requests);
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        char request[512], buf[16384];
+        snprintf(request, sizeof request, "GET /api/echo HTTP/1.1\r\n%s\r\nConnection: close\r\n\r\n", heads[i]);
+        raw_exchange(request, buf, sizeof buf);
+        cr_expect_eq(strncmp(buf, "HTTP/1.1 400 ", 13), 0, "%s: %.200s", heads[i], buf);
+        cr_expect(strstr(buf, "\"invalid_host\""), "%s: %s", heads[i], buf);
+    }
+    cr_expect_eq(atomic_load(&upstream_requests), before);
+    char buf[16384];
+    raw_exchange("GET /api/echo HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n", buf, sizeof buf);
+    cr_expect(strstr(buf, "\r\nX-Forwarded-Host: [::1]:8080\r\n"), "%s", buf);
+}
+
+/* curl and PHP send large bodies with Expect: 100-continue and wait (curl: 1 s) for the
+ * interim answer before sending the body. */
+Test(api_proxy, expect_100_continue_is_answered, .fini = stop_server)
+{
+    start_with_upstream(upstream_start(true));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server.port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const char *head = "POST /api/echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 7\r\n"
+                       "Connection: close\r\n\r\n";
+    cr_assert_eq(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+    char buf[16384];
+    ssize_t n = read(fd, buf, 25);
+    buf[n > 0 ? n : 0] = '\0';
+    cr_expect_str_eq(buf, "HTTP/1.1 100 Continue\r\n\r\n");
+    cr_assert_eq(send(fd, "payload", 7, MSG_NOSIGNAL), 7);
+    size_t len = 0;
+    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fd);
+    cr_expect(strstr(buf, "HTTP/1.1 201 Created\r\n"), "%s", buf);
+    cr_expect(strstr(buf, "---\npayload"), "%s", buf);
+    cr_expect_null(strstr(buf, "Expect:"), "Expect forwarded: %s", buf);
+}
+
+/* HTTP/1.0 has no chunked encoding: a keep-alive HTTP/1.0 client gets a close-delimited body. */
+Test(api_proxy, http10_client_gets_no_chunks, .fini = stop_server)
+{
+    start_with_upstream(upstream_start(true));
+    char buf[16384];
+    bool closed = raw_exchange("GET /api/chunked HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", buf, sizeof buf);
+    cr_expect(closed, "the connection stayed open: %s", buf);
+    cr_expect_null(strstr(buf, "Transfer-Encoding"), "%s", buf);
+    const char *body = strstr(buf, "\r\n\r\n");
+    cr_assert(body, "%s", buf);
+    cr_expect_str_eq(body + 4, "hello, world");
+}
+
+/* A Content-Length that is not one plain number cannot frame the body: 502, not a guess. */
+Test(api_proxy, ambiguous_upstream_length_is_502, .fini = stop_server)
+{
+    start_with_upstream(upstream_start(true));
+    const char *paths[] = {"/api/conflicting-length", "/api/junk-length"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        struct http_result r;
+        request("GET", paths[i], NULL, NULL, &r);
+        cr_expect_eq(r.status, 502, "%s: %ld %s", paths[i], r.status, r.body);
+        cr_expect(strstr(r.body, "\"bad_gateway\""), "%s: %s", paths[i], r.body);
+        http_result_free(&r);
+    }
 }
