@@ -37,6 +37,10 @@ int64_t http_date_parse(const char *s)
     if (!s || strlen(s) < 29 || s[3] != ',' || sscanf(s + 5, "%2d %3s %4d %2d:%2d:%2d GMT%n", &mday, month, &year, &hour, &min, &sec,
                      &consumed) != 6 || consumed == 0)
         return -1;
+    /* "date1, date2" (a header sent twice, joined) is not a date: RFC 9110 13.1.3 has such a
+     * condition ignored, not decided by its first member. */
+    for (const char *rest = s + 5 + consumed; *rest; rest++)
+        if (*rest != ' ' && *rest != '\t') return -1;
     int mon = -1;
     for (int i = 0; i < 12; i++)
         if (strcmp(month, month_names[i]) == 0) mon = i;

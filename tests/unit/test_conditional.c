@@ -77,6 +77,10 @@ Test(conditional, evaluate_order)
     cr_expect_eq(cond_evaluate(&r, &ent).status, 200);
     r.if_modified_since = "garbage";
     cr_expect_eq(cond_evaluate(&r, &ent).status, 200);
+    r.if_modified_since = "Sun, 06 Nov 1994 08:49:37 GMT, Sun, 06 Nov 1994 08:49:37 GMT";
+    cr_expect_eq(cond_evaluate(&r, &ent).status, 200, "a list of dates is ignored (RFC 9110 13.1.3)");
+    r.if_modified_since = "Sun, 06 Nov 1994 08:49:37 GMT  ";
+    cr_expect_eq(cond_evaluate(&r, &ent).status, 304, "trailing blanks are not a second member");
 }
 
 Test(conditional, evaluate_ranges)
