@@ -13,4 +13,7 @@ void api_free(struct api *api);
 /* Every request under /api; unknown routes go to the upstream or are 404. */
 int api_handle(struct api *api, struct http_exchange *ex);
 void api_metrics(struct api *api, struct strbuf *out);
+/* Sends "100 Continue" when an HTTP/1.1 request with a body asks for it: CivetWeb does not,
+ * and curl or PHP then hold the body back (curl for 1 s). Call before reading the body. */
+void api_expect_continue(struct http_exchange *ex);
 #endif

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tessera/api.h"
 #include "tessera/clock.h"
 #include "tessera/log.h"
 #include "tessera/request_body.h"
@@ -327,17 +328,6 @@ static int send_length_body(int fd, struct http_exchange *ex, long long len, int
     return 0;
 }
 
-/* curl, PHP and others hold a body back until they see this (curl waits 1 s, then sends
- * anyway), and CivetWeb does not send it for us. It goes out only once the upstream is
- * connected, so a client of a down upstream is spared the upload. */
-static void answer_expect_continue(struct http_exchange *ex)
-{
-    const char *expect = http_header(ex, "Expect");
-    const char *version = ex->req->http_version;
-    if (expect && strcasecmp(expect, "100-continue") == 0 && version && strcmp(version, "1.1") == 0)
-        mg_write(ex->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-}
-
 /* Sends head and body. A chunked request body has no length up front: it is read whole
  * (at most max_body) and sent with a Content-Length, which every upstream understands. Returns 0, IO_ERROR, IO_TIMEOUT, or an HTTP status for a bad body. */
 static int send_request(const struct proxy *p, struct http_exchange *ex, int fd, int64_t deadline_us)
@@ -349,8 +339,7 @@ static int send_request(const struct proxy *p, struct http_exchange *ex, int fd,
     strbuf_init(&body);
     int rc = 0;
     bool chunked = length < 0 && te && list_has_token(te, "chunked");
-    if (chunked || length > 0)
-        answer_expect_continue(ex);
+    api_expect_continue(ex); /* only now: a client of a down upstream is spared the upload */
     if (chunked) {
         rc = request_body_read(ex, (size_t)p->max_body, &body);
         length = (long long)body.len;

@@ -1,10 +1,15 @@
 /* /api/conversations and messages against real PostgreSQL (and through PgBouncer): CRUD,
  * strict input, another user's data is 404 everywhere, keyset pages across ties, one
  * statement per request, CSRF for cookie sessions. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "api_fixture.h"
 
@@ -366,4 +371,38 @@ API_TEST(api, health_and_unknown_routes)
     char cc[32];
     cr_expect(http_header_value(&r, "Cache-Control", cc, sizeof cc) && strcmp(cc, "no-store") == 0);
     http_result_free(&r);
+}
+
+/* curl and PHP hold a body back until "100 Continue" (curl: for 1 s, then send anyway); the
+ * route must say it before it reads. */
+API_TEST(api, expect_100_continue_is_answered)
+{
+    char a[65];
+    api_fixture_user(f, "a@example.test", a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->srv.port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const char *body = "{\"title\":\"expect\"}";
+    char head[512];
+    snprintf(head, sizeof head,
+             "POST /api/conversations HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+             "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %zu\r\n"
+             "Connection: close\r\n\r\n",
+             a, strlen(body));
+    cr_assert_eq(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+    char buf[4096];
+    ssize_t n = read(fd, buf, 25);
+    buf[n > 0 ? n : 0] = '\0';
+    cr_expect_str_eq(buf, "HTTP/1.1 100 Continue\r\n\r\n");
+    cr_assert_eq(send(fd, body, strlen(body), MSG_NOSIGNAL), (ssize_t)strlen(body));
+    size_t len = 0;
+    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fd);
+    cr_expect(strstr(buf, "HTTP/1.1 201 Created\r\n"), "%s", buf);
+    cr_expect_null(strstr(buf, "100 Continue"), "a second interim answer: %s", buf);
 }
