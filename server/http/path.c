@@ -63,10 +63,11 @@ static enum path_status decode_path(const char *raw, char *dec, size_t cap, size
     return PATH_OK;
 }
 
-/* One segment's verdict: "." and ".." are malformed, other dot-names are hidden. */
+/* One segment's verdict: "." and ".." are malformed, other dot-names are hidden. A segment
+ * longer than NAME_MAX is left to stat() (ENAMETOOLONG: not found), as nginx does: it is a
+ * well-formed URL, and may be a client-side route carrying a long token. */
 static enum path_status check_segment(const char *seg, size_t len, bool first, const struct path_options *opt)
 {
-    if (len > NAME_MAX) return PATH_BAD_REQUEST;
     if (seg[0] != '.') return PATH_OK;
     if (len == 1 || (len == 2 && seg[1] == '.')) return PATH_BAD_REQUEST;
     if (first && opt && opt->well_known && len == 11 && memcmp(seg, ".well-known", 11) == 0)

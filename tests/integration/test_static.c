@@ -294,6 +294,18 @@ Test(static, directories_and_spa_fallback)
         cr_expect_null(strstr(r.body, "fixture index"), "%s", not_routes[i]);
         http_result_free(&r);
     }
+    /* A segment longer than any file name (a JWT in an invite link) is still a route, as with
+     * nginx's try_files; with an extension it is a missing file. */
+    char long_route[400] = "/invite/", long_file[400] = "/x/";
+    memset(long_route + 8, 'k', 300);
+    long_route[308] = '\0';
+    memset(long_file + 3, 'k', 300);
+    strcpy(long_file + 303, ".js");
+    cr_expect_eq(get(long_route, NULL, &r), 200);
+    cr_expect_not_null(strstr(r.body, "fixture index"));
+    http_result_free(&r);
+    cr_expect_eq(get(long_file, NULL, &r), 404);
+    http_result_free(&r);
     cr_assert_eq(get("/index.html/", NULL, &r), 404, "a file is not a folder");
     http_result_free(&r);
     cr_assert_eq(get("/hello%20world.txt", NULL, &r), 200);
