@@ -371,15 +371,42 @@ struct file_state {
     FILE *err;
     int line;   /* lines read so far: Debian's inih has no line-number handler, */
     int errors; /* so the reader below counts them itself */
+    char *buf;  /* one whole line, whatever its length (getline) */
+    size_t buf_size;
 };
 
+static bool is_comment_line(const char *line)
+{
+    while (isspace((unsigned char)*line))
+        line++;
+    return *line == ';' || *line == '#';
+}
+
+/* inih reads through a fixed buffer of `num` bytes (200 in Debian's build) and would take the
+ * rest of a longer line for a line of its own: a value cut short, and the tail of a long
+ * comment parsed as "key = value". So whole lines are read here. One too long for inih (a
+ * comment excepted: it only loses its end) or holding a NUL byte, which would cut the C string
+ * short, is reported and handed on as a blank line, so that the lines after it are checked. */
 static char *read_counted_line(char *str, int num, void *stream)
 {
     struct file_state *st = stream;
-    char *got = fgets(str, num, st->file);
-    if (got)
-        st->line++;
-    return got;
+    ssize_t len = getline(&st->buf, &st->buf_size, st->file);
+    if (len < 0)
+        return NULL;
+    st->line++;
+    bool has_nul = memchr(st->buf, '\0', (size_t)len) != NULL;
+    if (has_nul || (len >= num && !is_comment_line(st->buf))) {
+        if (has_nul)
+            fprintf(st->err, "%s:%d: syntax: a NUL byte in the line\n", st->path, st->line);
+        else
+            fprintf(st->err, "%s:%d: syntax: line longer than %d characters\n", st->path, st->line, num - 2);
+        st->errors++;
+        len = 0;
+    }
+    len = len < num ? len : num - 1;
+    memcpy(str, st->buf, (size_t)len);
+    str[len] = '\0';
+    return str;
 }
 
 static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
@@ -412,8 +439,9 @@ static int load_file(struct config *cfg, const char *path, FILE *err)
         fprintf(err, "%s:0: config: cannot open: %s\n", path, strerror(errno));
         return -1;
     }
-    struct file_state st = {cfg, path, f, err, 0, 0};
+    struct file_state st = {cfg, path, f, err, 0, 0, NULL, 0};
     int rc = ini_parse_stream(read_counted_line, &st, on_ini_entry, &st);
+    free(st.buf);
     fclose(f);
     if (rc > 0) {
         fprintf(err, "%s:%d: syntax: expected [section] or key = value\n", path, rc);

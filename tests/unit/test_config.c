@@ -8,19 +8,25 @@
 
 #include "tessera/config.h"
 
-static char *write_temp(const char *text)
+static char *write_temp_bytes(const char *data, size_t len)
 {
     char *path = strdup("/tmp/tessera-cfg-XXXXXX");
     int fd = mkstemp(path);
     cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    cr_assert_eq(write(fd, data, len), (ssize_t)len);
     close(fd);
     return path;
 }
 
-static char *load_errors(const char *text, int *rc)
+static char *write_temp(const char *text)
 {
-    char *path = write_temp(text);
+    return write_temp_bytes(text, strlen(text));
+}
+
+/* Loads a file holding exactly data[0..data_len) and returns what config_load printed. */
+static char *load_errors_bytes(const char *data, size_t data_len, int *rc)
+{
+    char *path = write_temp_bytes(data, data_len);
     char *buf = NULL;
     size_t len = 0;
     FILE *err = open_memstream(&buf, &len);
@@ -31,6 +37,11 @@ static char *load_errors(const char *text, int *rc)
     unlink(path);
     free(path);
     return buf;
+}
+
+static char *load_errors(const char *text, int *rc)
+{
+    return load_errors_bytes(text, strlen(text), rc);
 }
 
 Test(config, defaults_are_the_documented_ones)
@@ -81,6 +92,57 @@ Test(config, errors_name_file_line_and_key)
     cr_assert(strstr(out, ":7: x: unknown section"), "%s", out);
     cr_assert(strstr(out, ":9: level: expected one of error|warn|info|debug"), "%s", out);
     cr_assert(strstr(out, ":10: extra: unknown key"), "%s", out);
+    free(out);
+}
+
+/* Found by fuzz_config: inih reads a line through a 200-byte buffer and took the rest of a
+ * longer one for a line of its own, so a long value was cut short without a word, every line
+ * number after it was off, and the tail of a long comment could set a key. */
+Test(config, long_lines_are_refused_not_split)
+{
+    char text[1024];
+    int rc;
+    snprintf(text, sizeof text, "[server]\ncontent_security_policy = %0250d\nthreads = x\n", 7);
+    char *out = load_errors(text, &rc);
+    cr_assert_eq(rc, -1);
+    cr_assert(strstr(out, ":2: syntax: line longer than 198 characters"), "%s", out);
+    cr_assert(strstr(out, ":3: threads: expected a whole number"), "the next line keeps its number: %s", out);
+    free(out);
+
+    char comment[251];
+    memset(comment, 'c', sizeof comment - 1);
+    comment[sizeof comment - 1] = '\0';
+    snprintf(text, sizeof text, "[server]\n; %s threads = 5\nmode = production\n", comment);
+    char *path = write_temp(text);
+    struct config cfg;
+    cr_assert_eq(config_load(&cfg, path, NULL, stderr), 0, "a long comment is still a comment");
+    cr_assert_eq(cfg.server.threads, 128, "nothing in a comment sets a key");
+    cr_assert_eq(cfg.server.mode, CONFIG_MODE_PRODUCTION);
+    config_free(&cfg);
+    unlink(path);
+    free(path);
+
+    /* 198 characters and the newline fill inih's buffer but for its NUL: the longest line kept. */
+    for (size_t length = 198; length <= 199; length++) {
+        char line[200];
+        memset(line, 'h', length);
+        memcpy(line, "listen = ", 9);
+        memcpy(line + length - 5, ":8080", 5);
+        snprintf(text, sizeof text, "[server]\n%.*s\n", (int)length, line);
+        out = load_errors(text, &rc);
+        cr_assert_eq(rc, length == 198 ? 0 : -1, "%zu: %s", length, out);
+        free(out);
+    }
+}
+
+Test(config, nul_bytes_are_refused)
+{
+    static const char text[] = "[server]\nthreads = 4\0garbage\nmode = loud\n";
+    int rc;
+    char *out = load_errors_bytes(text, sizeof text - 1, &rc);
+    cr_assert_eq(rc, -1);
+    cr_assert(strstr(out, ":2: syntax: a NUL byte in the line"), "%s", out);
+    cr_assert(strstr(out, ":3: mode: expected one of"), "%s", out);
     free(out);
 }
 
