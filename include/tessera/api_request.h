@@ -24,6 +24,21 @@ struct api_field {
 json_t *api_read_json_object(struct http_exchange *ex, size_t max_body, const struct api_field *fields,
                              size_t n_fields);
 
+/* Why a body was refused: the error code and message of its 400 reply, and the field that
+ * reply names (NULL for none). api_body_problem_clear() frees field. */
+struct api_body_problem {
+    const char *code;
+    char message[256];
+    char *field;
+};
+
+/* The pure half of api_read_json_object, for tests and fuzzing: body[0..len) as a JSON
+ * object holding only `fields`, of their types. Returns the object (the caller
+ * json_decref()s it), or NULL with *problem filled. */
+json_t *api_parse_json_object(const char *body, size_t len, const struct api_field *fields, size_t n_fields,
+                              struct api_body_problem *problem);
+void api_body_problem_clear(struct api_body_problem *problem);
+
 /* CSRF: a state-changing request authenticated by cookie must come from our own origin
  * (Origin matching Host, or Sec-Fetch-Site: same-origin). Bearer-token requests pass. */
 bool api_same_origin(const struct http_exchange *ex);

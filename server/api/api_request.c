@@ -2,6 +2,7 @@
 #include "tessera/api_request.h"
 
 #include <civetweb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,71 @@ static bool field_fits(const struct api_field *f, json_t *value)
     return true;
 }
 
+/* Fills *problem; returns NULL so that every refusal below is one statement. */
+static json_t *refuse(struct api_body_problem *problem, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static json_t *refuse(struct api_body_problem *problem, const char *code, const char *field, const char *fmt, ...)
+{
+    problem->code = code;
+    problem->field = field ? strdup(field) : NULL; /* without memory the reply just names no field */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(problem->message, sizeof problem->message, fmt, ap);
+    va_end(ap);
+    return NULL;
+}
+
+static const struct api_field *field_named(const struct api_field *fields, size_t n_fields, const char *name)
+{
+    for (size_t i = 0; i < n_fields; i++)
+        if (strcmp(fields[i].name, name) == 0)
+            return &fields[i];
+    return NULL;
+}
+
+json_t *api_parse_json_object(const char *body, size_t len, const struct api_field *fields, size_t n_fields,
+                              struct api_body_problem *problem)
+{
+    *problem = (struct api_body_problem){0};
+    json_error_t err;
+    json_t *root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &err);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        return refuse(problem, "invalid_json", NULL, "malformed JSON: %s", root ? "expected an object" : err.text);
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(root, key, value) {
+        const struct api_field *f = field_named(fields, n_fields, key);
+        if (!f) {
+            refuse(problem, "unknown_field", key, "unknown field \"%.64s\"", key); /* copies key before root goes */
+            json_decref(root);
+            return NULL;
+        }
+        if (!field_fits(f, value)) {
+            json_decref(root);
+            if (f->max_bytes)
+                return refuse(problem, "invalid_field", f->name, "%s must be %s of at most %zu bytes", f->name,
+                              type_name(f->type), f->max_bytes);
+            return refuse(problem, "invalid_field", f->name, "%s must be %s", f->name, type_name(f->type));
+        }
+    }
+    for (size_t i = 0; i < n_fields; i++) {
+        if (fields[i].required && !json_object_get(root, fields[i].name)) {
+            json_decref(root);
+            return refuse(problem, "missing_field", fields[i].name, "%s is required", fields[i].name);
+        }
+    }
+    return root;
+}
+
+void api_body_problem_clear(struct api_body_problem *problem)
+{
+    free(problem->field);
+    problem->field = NULL;
+}
+
 json_t *api_read_json_object(struct http_exchange *ex, size_t max_body, const struct api_field *fields, size_t n_fields)
 {
     if (!is_json_content_type(http_header(ex, "Content-Type"))) {
@@ -59,47 +125,12 @@ json_t *api_read_json_object(struct http_exchange *ex, size_t max_body, const st
             reply_json_error(ex, status, "bad_request", "the request body could not be read", NULL);
         return NULL;
     }
-    json_error_t err;
-    json_t *root = json_loadb(body.data ? body.data : "", body.len, JSON_REJECT_DUPLICATES, &err);
+    struct api_body_problem problem;
+    json_t *root = api_parse_json_object(body.data, body.len, fields, n_fields, &problem);
     strbuf_free(&body);
-    if (!root || !json_is_object(root)) {
-        char message[256];
-        snprintf(message, sizeof message, "malformed JSON: %s", root ? "expected an object" : err.text);
-        json_decref(root);
-        reply_json_error(ex, 400, "invalid_json", message, NULL);
-        return NULL;
-    }
-    const char *key;
-    json_t *value;
-    json_object_foreach(root, key, value) {
-        const struct api_field *f = NULL;
-        for (size_t i = 0; i < n_fields; i++)
-            if (strcmp(fields[i].name, key) == 0) f = &fields[i];
-        char message[160];
-        if (!f) {
-            snprintf(message, sizeof message, "unknown field \"%.64s\"", key);
-            reply_json_error(ex, 400, "unknown_field", message, key); /* key lives in root */
-            json_decref(root);
-            return NULL;
-        }
-        if (!field_fits(f, value)) {
-            if (f->max_bytes)
-                snprintf(message, sizeof message, "%s must be %s of at most %zu bytes", f->name, type_name(f->type), f->max_bytes);
-            else
-                snprintf(message, sizeof message, "%s must be %s", f->name, type_name(f->type));
-            json_decref(root);
-            reply_json_error(ex, 400, "invalid_field", message, f->name);
-            return NULL;
-        }
-    }
-    for (size_t i = 0; i < n_fields; i++) {
-        if (fields[i].required && !json_object_get(root, fields[i].name)) {
-            char message[160];
-            snprintf(message, sizeof message, "%s is required", fields[i].name);
-            json_decref(root);
-            reply_json_error(ex, 400, "missing_field", message, fields[i].name);
-            return NULL;
-        }
+    if (!root) {
+        reply_json_error(ex, 400, problem.code, problem.message, problem.field);
+        api_body_problem_clear(&problem);
     }
     return root;
 }

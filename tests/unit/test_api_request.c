@@ -42,6 +42,48 @@ Test(api_request, query_lookup)
     cr_expect(api_query_param("a=1", "a", out, sizeof out));
 }
 
+static json_t *parse(const char *body, struct api_body_problem *problem)
+{
+    static const struct api_field fields[] = {
+        {"title", API_FIELD_STRING, true, 8},
+        {"archived", API_FIELD_BOOL, false, 0},
+        {"value", API_FIELD_ANY, false, 16},
+    };
+    return api_parse_json_object(body, strlen(body), fields, 3, problem);
+}
+
+Test(api_request, json_bodies)
+{
+    struct api_body_problem problem;
+    json_t *root = parse("{\"title\":\"trip\",\"archived\":false,\"value\":[1,2]}", &problem);
+    cr_assert_not_null(root);
+    cr_expect_str_eq(json_string_value(json_object_get(root, "title")), "trip");
+    json_decref(root);
+    const struct {
+        const char *body, *code, *field;
+    } refused[] = {
+        {"", "invalid_json", NULL},
+        {"[1]", "invalid_json", NULL},
+        {"{\"title\":\"a\",\"title\":\"b\"}", "invalid_json", NULL},
+        {"{\"title\":\"a\",\"colour\":1}", "unknown_field", "colour"},
+        {"{\"title\":1}", "invalid_field", "title"},
+        {"{\"title\":\"nine char\"}", "invalid_field", "title"},
+        {"{\"title\":\"a\",\"archived\":\"yes\"}", "invalid_field", "archived"},
+        {"{\"title\":\"a\",\"value\":\"seventeen bytes\"}", "invalid_field", "value"},
+        {"{\"archived\":true}", "missing_field", "title"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        cr_expect_null(parse(refused[i].body, &problem), "%s", refused[i].body);
+        cr_expect_str_eq(problem.code, refused[i].code, "%s", refused[i].body);
+        if (refused[i].field)
+            cr_expect_str_eq(problem.field, refused[i].field, "%s", refused[i].body);
+        else
+            cr_expect_null(problem.field, "%s", refused[i].body);
+        cr_expect_neq(problem.message[0], '\0');
+        api_body_problem_clear(&problem);
+    }
+}
+
 Test(api_proxy_parse, upstream_urls)
 {
     char host[64], port[8];
