@@ -3,8 +3,9 @@
  * Method, raw path and query, headers minus hop-by-hop ones, and the body go upstream with
  * X-Forwarded-For (appended), X-Forwarded-Proto and X-Forwarded-Host (set). The response is
  * streamed back: with its Content-Length when it has one, otherwise re-chunked. Connecting,
- * sending and receiving the response head must finish within api.upstream_timeout (else 504);
- * each later read of the body may wait that long again. Upstream refusing or answering
+ * each write of the request, and the response head once the request is sent must each come
+ * within api.upstream_timeout (else 504), so a slow client's upload is not counted against
+ * the upstream; each later read of the body may wait that long again. Upstream refusing or answering
  * garbage: 502. Every answer carries Cache-Control: no-store, like all of /api. */
 #ifndef TESSERA_PROXY_H
 #define TESSERA_PROXY_H

@@ -276,6 +276,10 @@ static int upstream_fill(struct upstream *u, int64_t deadline_us)
 
 static int64_t idle_deadline(const struct upstream *u) { return clock_monotonic_us() + u->idle_ms * 1000; }
 
+/* Each wait on the upstream gets the whole timeout from when it starts: time spent reading
+ * a slow client's body is not the upstream's. */
+static int64_t deadline_from_now(const struct proxy *p) { return clock_monotonic_us() + p->timeout_ms * 1000; }
+
 /* ------------------------------------------------------------------ request */
 
 /* Set by tessera itself, so never copied from the client. */
@@ -313,14 +317,14 @@ static void build_request_head(const struct proxy *p, struct http_exchange *ex, 
 }
 
 /* Streams a Content-Length body from the client to the upstream. */
-static int send_length_body(int fd, struct http_exchange *ex, long long len, int64_t deadline_us)
+static int send_length_body(const struct proxy *p, int fd, struct http_exchange *ex, long long len)
 {
     char chunk[16384];
     while (len > 0) {
         int n = mg_read(ex->conn, chunk, (size_t)(len < (long long)sizeof chunk ? len : (long long)sizeof chunk));
         if (n <= 0)
             return IO_ERROR;
-        int rc = send_all(fd, chunk, (size_t)n, deadline_us);
+        int rc = send_all(fd, chunk, (size_t)n, deadline_from_now(p));
         if (rc < 0)
             return rc;
         len -= n;
@@ -330,7 +334,7 @@ static int send_length_body(int fd, struct http_exchange *ex, long long len, int
 
 /* Sends head and body. A chunked request body has no length up front: it is read whole
  * (at most max_body) and sent with a Content-Length, which every upstream understands. Returns 0, IO_ERROR, IO_TIMEOUT, or an HTTP status for a bad body. */
-static int send_request(const struct proxy *p, struct http_exchange *ex, int fd, int64_t deadline_us)
+static int send_request(const struct proxy *p, struct http_exchange *ex, int fd)
 {
     long long length = ex->req->content_length;
     const char *te = http_header(ex, "Transfer-Encoding");
@@ -346,12 +350,12 @@ static int send_request(const struct proxy *p, struct http_exchange *ex, int fd,
     }
     if (rc == 0) {
         build_request_head(p, ex, length, &head);
-        rc = head.failed ? 500 : send_all(fd, head.data, head.len, deadline_us);
+        rc = head.failed ? 500 : send_all(fd, head.data, head.len, deadline_from_now(p));
     }
     if (rc == 0 && body.len)
-        rc = send_all(fd, body.data, body.len, deadline_us);
+        rc = send_all(fd, body.data, body.len, deadline_from_now(p));
     else if (rc == 0 && length > 0 && !body.data)
-        rc = send_length_body(fd, ex, length, deadline_us);
+        rc = send_length_body(p, fd, ex, length);
     strbuf_free(&head);
     strbuf_free(&body);
     return rc;
@@ -637,11 +641,10 @@ int proxy_forward(struct proxy *p, struct http_exchange *ex)
     int refused = refuse_ambiguous_request(ex);
     if (refused)
         return refused;
-    int64_t deadline_us = clock_monotonic_us() + p->timeout_ms * 1000;
-    int fd = upstream_connect(p, deadline_us);
+    int fd = upstream_connect(p, deadline_from_now(p));
     if (fd < 0)
         return reply_failure(p, ex, fd, false);
-    int rc = send_request(p, ex, fd, deadline_us);
+    int rc = send_request(p, ex, fd);
     if (rc != 0) {
         close(fd);
         if (rc == 413)
@@ -659,7 +662,7 @@ int proxy_forward(struct proxy *p, struct http_exchange *ex)
     u->start = u->end = 0;
     u->idle_ms = p->timeout_ms;
     size_t head_len = 0;
-    int status = read_response_head(u, deadline_us, &head_len);
+    int status = read_response_head(u, deadline_from_now(p), &head_len);
     status = status < 0 ? reply_failure(p, ex, status, true) : relay_response(p, ex, u, status, head_len);
     close(fd);
     free(u);

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,7 @@ static void *accept_loop(void *arg)
  * port where nothing listens. */
 static int upstream_start(bool serve)
 {
+    signal(SIGPIPE, SIG_IGN); /* tessera may have closed (504) before the upstream answers */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
@@ -449,4 +451,34 @@ Test(api_proxy, ambiguous_upstream_length_is_502, .fini = stop_server)
         cr_expect(strstr(r.body, "\"bad_gateway\""), "%s: %s", paths[i], r.body);
         http_result_free(&r);
     }
+}
+
+/* The client's upload is not the upstream's time: a body that takes longer than
+ * upstream_timeout (300 ms here) to arrive must still get the upstream's prompt answer,
+ * not a 504 for a request the upstream has already handled. */
+Test(api_proxy, slow_upload_is_not_an_upstream_timeout, .fini = stop_server)
+{
+    start_with_upstream(upstream_start(true));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server.port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    struct timeval tv = {.tv_sec = 3};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const char *head = "POST /api/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\nConnection: close\r\n\r\n";
+    cr_assert_eq(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+    const char *pieces[] = {"pa", "yl", "oa", "d"};
+    for (size_t i = 0; i < 4; i++) {
+        usleep(200 * 1000);
+        cr_assert_eq(send(fd, pieces[i], strlen(pieces[i]), MSG_NOSIGNAL), (ssize_t)strlen(pieces[i]));
+    }
+    char buf[16384];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fd);
+    cr_expect(strstr(buf, "HTTP/1.1 201 Created\r\n"), "%s", buf);
+    cr_expect(strstr(buf, "---\npayload"), "%s", buf);
 }
