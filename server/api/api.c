@@ -8,6 +8,7 @@
 #include "tessera/api.h"
 
 #include <civetweb.h>
+#include <ctype.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "tessera/auth.h"
 #include "tessera/conversations.h"
 #include "tessera/db_pool.h"
+#include "tessera/percent.h"
 #include "tessera/preferences.h"
 #include "tessera/proxy.h"
 
@@ -82,14 +84,43 @@ static int handle_health(struct api *api, struct http_exchange *ex)
     return reply_json(ex, 503, down, sizeof down - 1);
 }
 
-/* Prefixes tessera answers itself even when a path below them is unknown. */
+/* The start of the path as upstreams commonly route it: percent-decoded, lower case, '\\'
+ * read as '/', repeated slashes merged, ";params" dropped (Tomcat). Enough of it to compare
+ * with the owned prefixes. */
+static void path_routing_form(const char *path, char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *p = path; *p && n + 1 < size;) {
+        int c = (unsigned char)*p++;
+        if (c == '%' && percent_hex_value(p[0]) >= 0 && percent_hex_value(p[1]) >= 0) {
+            c = percent_hex_value(p[0]) << 4 | percent_hex_value(p[1]);
+            p += 2;
+        }
+        if (c == ';') {
+            p += strcspn(p, "/");
+            continue;
+        }
+        if (c == '\\')
+            c = '/';
+        if (c == '/' && n > 0 && out[n - 1] == '/')
+            continue;
+        out[n++] = (char)tolower(c);
+    }
+    out[n] = '\0';
+}
+
+/* Prefixes tessera answers itself even when a path below them is unknown. Compared in the
+ * routing form, so that "/api/%63onversations" or "/api/Conversations" cannot reach an
+ * upstream's own version of a route tessera owns (and skip tessera's checks). */
 static bool path_is_owned(const char *path)
 {
     static const char *const owned[] = {"/api/auth", "/api/me", "/api/preferences", "/api/conversations",
                                         "/api/health"};
+    char form[32];
+    path_routing_form(path, form, sizeof form);
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
         size_t n = strlen(owned[i]);
-        if (strncmp(path, owned[i], n) == 0 && (path[n] == '\0' || path[n] == '/'))
+        if (strncmp(form, owned[i], n) == 0 && (form[n] == '\0' || form[n] == '/'))
             return true;
     }
     return false;

@@ -217,6 +217,16 @@ Test(api_proxy, owned_routes_are_never_forwarded, .fini = stop_server)
     request("GET", "/api/health", NULL, NULL, &r);
     cr_expect_eq(r.status, 503);
     http_result_free(&r);
+    /* Spellings an upstream would route to the same place: percent-encoded, another case,
+     * doubled slashes, a ";param" (Tomcat), a backslash (IIS). */
+    const char *aliases[] = {"/api/%63onversations", "/api/Conversations", "/api//preferences/theme",
+                             "/api/conversations;jsessionid=1", "/api/me;x", "/api/AUTH/sign-in",
+                             "/api/%5cpreferences", "/api/%68ealth"};
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+        request("GET", aliases[i], NULL, NULL, &r);
+        cr_expect_eq(r.status, 404, "%s: %ld %s", aliases[i], r.status, r.body);
+        http_result_free(&r);
+    }
     cr_expect_eq(atomic_load(&upstream_requests), before);
 }
 
