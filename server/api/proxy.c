@@ -306,8 +306,12 @@ static void build_request_head(const struct proxy *p, struct http_exchange *ex, 
     const char *host = http_header(ex, "Host");
     if (!host)
         strbuf_printf(out, "Host: %s:%s\r\n", p->host, p->port);
-    const char *xff = http_header(ex, "X-Forwarded-For");
-    strbuf_printf(out, "X-Forwarded-For: %s%s%s\r\n", xff ? xff : "", xff ? ", " : "", req->remote_addr);
+    /* Every X-Forwarded-For line, in order: several lines are one comma-separated list. */
+    strbuf_puts(out, "X-Forwarded-For: ");
+    for (int i = 0; i < req->num_headers; i++)
+        if (strcasecmp(req->http_headers[i].name, "X-Forwarded-For") == 0)
+            strbuf_printf(out, "%s, ", req->http_headers[i].value);
+    strbuf_printf(out, "%s\r\n", req->remote_addr);
     strbuf_printf(out, "X-Forwarded-Proto: %s\r\n", req->is_ssl ? "https" : "http");
     if (host)
         strbuf_printf(out, "X-Forwarded-Host: %s\r\n", host);

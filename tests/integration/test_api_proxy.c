@@ -167,7 +167,7 @@ Test(api_proxy, forwards_request_and_streams_response, .fini = stop_server)
 {
     start_with_upstream(upstream_start(true));
     const char *headers[] = {"X-Custom: 1", "Connection: X-Drop", "X-Drop: 2", "X-Forwarded-For: 10.0.0.1",
-                             "Content-Type: text/plain", NULL};
+                             "X-Forwarded-For: 10.0.0.2", "Content-Type: text/plain", NULL};
     struct http_result r;
     request("POST", "/api/echo/a%2Fb?x=%20y&z=1", headers, "payload", &r);
     cr_assert_eq(r.status, 201, "%.300s", r.body);
@@ -179,7 +179,7 @@ Test(api_proxy, forwards_request_and_streams_response, .fini = stop_server)
     cr_expect(strstr(r.body, "POST /api/echo/a%2Fb?x=%20y&z=1 HTTP/1.1\r\n"), "%s", r.body);
     cr_expect(strstr(r.body, "\r\nX-Custom: 1\r\n"));
     cr_expect_null(strstr(r.body, "X-Drop"), "hop-by-hop header forwarded: %s", r.body);
-    cr_expect(strstr(r.body, "\r\nX-Forwarded-For: 10.0.0.1, 127.0.0.1\r\n"), "%s", r.body);
+    cr_expect(strstr(r.body, "\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2, 127.0.0.1\r\n"), "%s", r.body);
     cr_expect(strstr(r.body, "\r\nX-Forwarded-Proto: http\r\n"));
     char host[64];
     snprintf(host, sizeof host, "\r\nX-Forwarded-Host: 127.0.0.1:%d\r\n", server.port);
