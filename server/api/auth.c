@@ -267,6 +267,46 @@ static bool sign_in_origin_ok(const struct http_exchange *ex)
     return api_same_origin(ex);
 }
 
+/* Length of the valid UTF-8 sequence at s (PostgreSQL's rules: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), or 0. */
+static size_t utf8_sequence_length(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+    unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    if (len == 0 || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+/* sessions.user_agent is text in a UTF-8 database: a Latin-1 byte, or a cut through a
+ * character, would fail the whole sign-in. Invalid bytes become '?'; the copy ends before
+ * a character that does not fit whole. */
+static void user_agent_copy(const char *ua, char *out, size_t size)
+{
+    const unsigned char *s = (const unsigned char *)ua;
+    size_t n = 0;
+    while (*s) {
+        size_t len = utf8_sequence_length(s);
+        if (n + (len ? len : 1) >= size)
+            break;
+        if (len) {
+            memcpy(out + n, s, len);
+            n += len;
+            s += len;
+        } else {
+            out[n++] = '?';
+            s++;
+        }
+    }
+    out[n] = '\0';
+}
 
 static int create_session(struct db_pool *pool, const struct config *cfg, struct http_exchange *ex,
                           const char *user_id)
@@ -276,7 +316,7 @@ static int create_session(struct db_pool *pool, const struct config *cfg, struct
         return reply_json_error(ex, 500, "internal", "no randomness available", NULL);
     snprintf(ttl, sizeof ttl, "%lld", (long long)cfg->api.session_ttl_ms);
     const char *ua = http_header(ex, "User-Agent");
-    snprintf(agent, sizeof agent, "%s", ua ? ua : "");
+    user_agent_copy(ua ? ua : "", agent, sizeof agent);
     const char *values[5] = {hash, user_id, ttl, ex->req ? ex->req->remote_addr : NULL, ua ? agent : NULL};
     PGresult *res = NULL;
     enum db_status st = db_query(pool, &stmt_session_insert, values, &res);

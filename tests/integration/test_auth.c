@@ -287,3 +287,32 @@ Test(auth, silent_database_is_503_within_connect_timeout, .timeout = 30)
     test_server_stop(&ts);
     close(fd);
 }
+
+/* sessions.user_agent is text in a UTF-8 database: a Latin-1 User-Agent, or a long one cut
+ * through a character, must not fail the sign-in; what is stored is valid UTF-8. */
+Test(auth, odd_user_agents_do_not_break_sign_in, .fini = stop)
+{
+    start(&f, NULL);
+    char long_ua[700];
+    int n = snprintf(long_ua, sizeof long_ua, "User-Agent: ");
+    for (int i = 0; i < 510; i++)
+        long_ua[n++] = 'a';
+    for (int i = 0; i < 10; i++) {
+        long_ua[n++] = (char)0xc3; /* é */
+        long_ua[n++] = (char)0xa9;
+    }
+    long_ua[n] = '\0';
+    const char *agents[] = {"User-Agent: caf\xe9 (Latin-1)", long_ua, "User-Agent: \xed\xa0\x80 surrogate"};
+    for (size_t i = 0; i < sizeof agents / sizeof agents[0]; i++) {
+        struct http_result r;
+        cr_expect_eq(sign_in(&f, "alice@example.com", "correct horse battery", agents[i], &r), 200, "%zu: %s", i,
+                     r.body);
+        http_result_free(&r);
+    }
+    char *stored = test_db_scalar(f.url, "SELECT user_agent FROM sessions WHERE user_agent LIKE 'caf%'");
+    cr_expect_str_eq(stored, "caf? (Latin-1)");
+    free(stored);
+    stored = test_db_scalar(f.url, "SELECT octet_length(user_agent) FROM sessions WHERE user_agent LIKE 'aaa%'");
+    cr_expect_str_eq(stored, "510", "cut before the character that does not fit whole");
+    free(stored);
+}
