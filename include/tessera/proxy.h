@@ -33,8 +33,8 @@ bool proxy_parse_upstream(const char *url, char *host, size_t host_size, char *p
 bool proxy_header_is_hop_by_hop(const char *name, const char *connection);
 /* Parses "HTTP/1.x NNN reason" at the start of a response head; returns NNN or -1. */
 int proxy_parse_status_line(const char *head, size_t len);
-/* False when the raw path has a "." or ".." segment, percent-encoded or not, or split by an
- * encoded slash or a backslash: an upstream that normalises it would route elsewhere than
+/* False when the raw path has a "." or ".." segment, percent-encoded or not, split by an
+ * encoded slash or a backslash, or followed by ";params" (Tomcat): an upstream that normalises it would route elsewhere than
  * tessera did, out of /api or onto a route tessera owns. */
 bool proxy_path_is_safe(const char *raw_path);
 /* A Host value that is host[:port] (a DNS name, IPv4, or [IPv6]) and nothing more. */

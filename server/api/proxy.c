@@ -22,6 +22,7 @@
 #include "tessera/api.h"
 #include "tessera/clock.h"
 #include "tessera/log.h"
+#include "tessera/percent.h"
 #include "tessera/request_body.h"
 
 enum { IO_ERROR = -1, IO_TIMEOUT = -2, HEAD_MAX = 16384 };
@@ -109,20 +110,12 @@ int proxy_parse_status_line(const char *head, size_t len)
     return status >= 100 ? status : -1;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* The character at p as an upstream that decodes would read it; *width: bytes consumed. */
 static int decoded_at(const char *p, int *width)
 {
-    if (p[0] == '%' && hex_digit(p[1]) >= 0 && hex_digit(p[2]) >= 0) {
+    if (p[0] == '%' && percent_hex_value(p[1]) >= 0 && percent_hex_value(p[2]) >= 0) {
         *width = 3;
-        return hex_digit(p[1]) << 4 | hex_digit(p[2]);
+        return percent_hex_value(p[1]) << 4 | percent_hex_value(p[2]);
     }
     *width = 1;
     return (unsigned char)p[0];
@@ -132,6 +125,7 @@ bool proxy_path_is_safe(const char *path)
 {
     int dots = 0;           /* in the current segment, while it holds nothing else */
     bool only_dots = true;
+    bool params = false;    /* after a ';': Tomcat reads "..;x" as ".." */
     for (const char *p = path;;) {
         int width = 0;
         int c = *p ? decoded_at(p, &width) : '/';
@@ -142,10 +136,14 @@ bool proxy_path_is_safe(const char *path)
                 return true;
             dots = 0;
             only_dots = true;
-        } else if (c == '.') {
-            dots++;
-        } else {
-            only_dots = false;
+            params = false;
+        } else if (c == ';') {
+            params = true;
+        } else if (!params) {
+            if (c == '.')
+                dots++;
+            else
+                only_dots = false;
         }
         p += width;
     }

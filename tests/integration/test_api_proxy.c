@@ -369,7 +369,7 @@ Test(api_proxy, dot_segments_never_reach_the_upstream, .fini = stop_server)
     start_with_upstream(upstream_start(true));
     const char *paths[] = {"/api/../admin", "/api/x/../../admin", "/api/%2e%2e/admin", "/api/.%2E/admin",
                            "/api/x/..%2fadmin", "/api/x/%2E%2E%5cadmin", "/api/./x", "/api/x/..", "/api/x/%2e",
-                           "/api/x/../preferences?q=1"};
+                           "/api/x/../preferences?q=1", "/api/..;/admin", "/api/x/%2e%2e;jsessionid=1/admin"};
     int before = atomic_load(&upstream_requests);
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         char request[512], buf[16384];
