@@ -325,7 +325,7 @@ static int send_length_body(const struct proxy *p, int fd, struct http_exchange 
     while (len > 0) {
         int n = mg_read(ex->conn, chunk, (size_t)(len < (long long)sizeof chunk ? len : (long long)sizeof chunk));
         if (n <= 0)
-            return IO_ERROR;
+            return 400; /* the client broke off: not the upstream's fault */
         int rc = send_all(fd, chunk, (size_t)n, deadline_from_now(p));
         if (rc < 0)
             return rc;
@@ -647,7 +647,7 @@ int proxy_forward(struct proxy *p, struct http_exchange *ex)
     if (fd < 0)
         return reply_failure(p, ex, fd, false);
     int rc = send_request(p, ex, fd);
-    if (rc != 0) {
+    if (rc > 0 || rc == IO_TIMEOUT) {
         close(fd);
         if (rc == 413)
             return reply_json_error(ex, 413, "body_too_large", "the request body is too large", NULL);
@@ -665,6 +665,13 @@ int proxy_forward(struct proxy *p, struct http_exchange *ex)
     u->idle_ms = p->timeout_ms;
     size_t head_len = 0;
     int status = read_response_head(u, deadline_from_now(p), &head_len);
+    if (status >= 0 && rc == IO_ERROR) {
+        /* The upstream answered before taking the whole body (413, 401) and stopped
+         * reading: that answer is the one to relay, not a 502. The rest of the client's
+         * body stays unread, so the client connection ends with it. */
+        ex->close = true;
+        mg_disable_connection_keep_alive(ex->conn);
+    }
     status = status < 0 ? reply_failure(p, ex, status, true) : relay_response(p, ex, u, status, head_len);
     close(fd);
     free(u);

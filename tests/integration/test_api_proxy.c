@@ -75,6 +75,11 @@ static void *serve_connection(void *arg)
     if (end) {
         atomic_fetch_add(&upstream_requests, 1);
         size_t head_len = (size_t)(end + 4 - buf);
+        if (strncmp(buf, "POST /api/early-413 ", 20) == 0) { /* refuses the body unread */
+            send_text(fd, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!");
+            close(fd);
+            return NULL;
+        }
         const char *cl = strcasestr(buf, "\r\nContent-Length:");
         size_t want = cl && cl < end ? (size_t)atol(cl + 17) : 0;
         while (len - head_len < want && len < sizeof buf - 1) {
@@ -491,4 +496,23 @@ Test(api_proxy, slow_upload_is_not_an_upstream_timeout, .fini = stop_server)
     close(fd);
     cr_expect(strstr(buf, "HTTP/1.1 201 Created\r\n"), "%s", buf);
     cr_expect(strstr(buf, "---\npayload"), "%s", buf);
+}
+
+/* An upstream that refuses a body early (413, 401) and closes without reading it: its
+ * answer is the one the client gets, not 502. */
+Test(api_proxy, early_upstream_answer_is_relayed, .fini = stop_server)
+{
+    start_with_upstream(upstream_start(true));
+    size_t size = 4 << 20;
+    char *body = malloc(size);
+    memset(body, 'x', size);
+    char url[512];
+    snprintf(url, sizeof url, "%s/api/early-413", server.base_url);
+    const char *headers[] = {"Content-Type: application/octet-stream", NULL};
+    struct http_result r;
+    http_do("POST", url, headers, body, size, &r);
+    free(body);
+    cr_expect_eq(r.status, 413, "%ld %s", r.status, r.body ? r.body : "");
+    cr_expect(r.body && strcmp(r.body, "too big!") == 0, "%s", r.body ? r.body : "");
+    http_result_free(&r);
 }
