@@ -14,6 +14,8 @@ void api_free(struct api *api);
 int api_handle(struct api *api, struct http_exchange *ex);
 void api_metrics(struct api *api, struct strbuf *out);
 /* Sends "100 Continue" when an HTTP/1.1 request with a body asks for it: CivetWeb does not,
- * and curl or PHP then hold the body back (curl for 1 s). Call before reading the body. */
-void api_expect_continue(struct http_exchange *ex);
+ * and curl or PHP then hold the body back (curl for 1 s). Call once the request is accepted
+ * (authenticated, same origin), just before reading the body: a client answered without it
+ * keeps its upload. Not sent for a declared length over max_body (that is a 413 unread). */
+void api_expect_continue(struct http_exchange *ex, int64_t max_body);
 #endif

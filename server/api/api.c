@@ -126,22 +126,18 @@ static bool path_is_owned(const char *path)
     return false;
 }
 
-void api_expect_continue(struct http_exchange *ex)
+void api_expect_continue(struct http_exchange *ex, int64_t max_body)
 {
     const char *expect = http_header(ex, "Expect");
     const char *version = ex->req->http_version;
-    bool has_body = ex->req->content_length > 0 || http_header(ex, "Transfer-Encoding");
+    long long length = ex->req->content_length;
+    bool has_body = (length > 0 && length <= max_body) || (length < 0 && http_header(ex, "Transfer-Encoding"));
     if (has_body && expect && strcasecmp(expect, "100-continue") == 0 && version && strcmp(version, "1.1") == 0)
         mg_write(ex->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 }
 
 int api_handle(struct api *api, struct http_exchange *ex)
 {
-    /* Before any route: one that answers without reading the body (401, 405) costs the
-     * client an upload CivetWeb discards, against a stalled request for every body. The
-     * proxy says it itself, once the upstream is connected. */
-    if (path_is_owned(ex->path))
-        api_expect_continue(ex);
     int status = auth_routes_handle(api->ctx.pool, api->ctx.cfg, api->auth_gate, ex);
     if (status)
         return status;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tessera/api.h"
 #include "tessera/api_request.h"
 #include "tessera/auth.h"
 #include "tessera/log.h"
@@ -28,6 +29,7 @@ bool api_call_begin(struct api_call *call, const struct api_context *ctx, struct
         reply_json_error(ex, 403, "cross_origin", "state-changing requests must come from this origin", NULL);
         return false;
     }
+    api_expect_continue(ex, ctx->cfg->api.max_body);
     return true;
 }
 

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tessera/api.h"
 #include "tessera/api_request.h"
 #include "tessera/clock.h"
 #include "tessera/cpu.h"
@@ -334,6 +335,7 @@ static int handle_sign_in(struct db_pool *pool, const struct config *cfg, struct
 {
     if (!sign_in_origin_ok(ex))
         return reply_json_error(ex, 403, "csrf", "cross-site sign-in refused", NULL);
+    api_expect_continue(ex, cfg->api.max_body);
     static const struct api_field fields[] = {
         {"email", API_FIELD_STRING, true, 320},
         {"password", API_FIELD_STRING, true, 1024},

@@ -345,7 +345,7 @@ static int send_request(const struct proxy *p, struct http_exchange *ex, int fd)
     strbuf_init(&body);
     int rc = 0;
     bool chunked = length < 0 && te && list_has_token(te, "chunked");
-    api_expect_continue(ex); /* only now: a client of a down upstream is spared the upload */
+    api_expect_continue(ex, INT64_MAX); /* only now: a client of a down upstream keeps its upload */
     if (chunked) {
         rc = request_body_read(ex, (size_t)p->max_body, &body);
         length = (long long)body.len;

@@ -405,4 +405,26 @@ API_TEST(api, expect_100_continue_is_answered)
     close(fd);
     cr_expect(strstr(buf, "HTTP/1.1 201 Created\r\n"), "%s", buf);
     cr_expect_null(strstr(buf, "100 Continue"), "a second interim answer: %s", buf);
+
+    /* Refused without the body (no token; over api.max_body): no invitation to upload it. */
+    char bearer[128];
+    snprintf(bearer, sizeof bearer, "Authorization: Bearer %s", a);
+    const char *auth[] = {"X-No-Token: 1", bearer};
+    const char *lengths[] = {"18", "999999999"};
+    const char *answers[] = {"HTTP/1.1 401 ", "HTTP/1.1 413 "};
+    for (size_t i = 0; i < 2; i++) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        snprintf(head, sizeof head,
+                 "POST /api/conversations HTTP/1.1\r\nHost: t\r\n%s\r\n"
+                 "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %s\r\n"
+                 "Connection: close\r\n\r\n",
+                 auth[i], lengths[i]);
+        cr_assert_eq(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+        n = read(fd, buf, sizeof buf - 1);
+        buf[n > 0 ? n : 0] = '\0';
+        close(fd);
+        cr_expect_eq(strncmp(buf, answers[i], 13), 0, "%s: %s", answers[i], buf);
+    }
 }
