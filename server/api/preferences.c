@@ -67,13 +67,29 @@ static int handle_list(const struct api_context *ctx, struct http_exchange *ex)
     return status;
 }
 
+/* jansson writes reals with 17 digits, so 0.1 would be stored and read back as
+ * 0.10000000000000001. The fewest digits that give back the same doubles are used instead. */
+static char *dump_shortest(json_t *value)
+{
+    for (int digits = 15; digits < 17; digits++) {
+        char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(digits));
+        json_t *back = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+        bool same = back && json_equal(back, value);
+        json_decref(back);
+        if (same)
+            return text;
+        free(text);
+    }
+    return json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
 char *preferences_read_value(struct http_exchange *ex, size_t max_body)
 {
     static const struct api_field fields[] = {{"value", API_FIELD_ANY, true, PREFERENCES_VALUE_MAX}};
     json_t *body = api_read_json_object(ex, max_body, fields, 1);
     if (!body)
         return NULL;
-    char *value = json_dumps(json_object_get(body, "value"), JSON_COMPACT | JSON_ENCODE_ANY);
+    char *value = dump_shortest(json_object_get(body, "value"));
     json_decref(body);
     if (!value)
         reply_json_error(ex, 500, "internal", "out of memory", NULL);

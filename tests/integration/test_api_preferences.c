@@ -261,3 +261,28 @@ Test(api, pool_exhausted_is_503_db_busy, .fini = api_fixture_fini)
 {
     api_fixture_run_with(pool_exhausted_body, false, "[database]\npool_max = 1\nacquire_timeout = 200ms\n");
 }
+
+/* A number comes back as the client wrote it: 0.1 and 1.1 are stored as 0.1 and 1.1, not as
+ * their 17-digit expansions (0.10000000000000001), which a settings screen would show. Every
+ * double still round-trips exactly. */
+API_TEST(api, preferences_numbers_keep_their_short_form)
+{
+    char a[65];
+    api_fixture_user(f, "a@example.test", a);
+    const char *values[] = {"0.1", "1.1", "-2.5e-7", "0.30000000000000004", "[2.675, {\"x\": 1e-3}]"};
+    const char *stored[] = {"0.1", "1.1", "-0.00000025", "0.30000000000000004", "[2.675, {\"x\": 0.001}]"};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"value\":%s}", values[i]);
+        struct http_result r;
+        api_call(f, "PUT", "/api/preferences/num", a, body, NULL, &r);
+        cr_assert_eq(r.status, 200, "%.200s", r.body);
+        char sql[128];
+        char *text = NULL;
+        snprintf(sql, sizeof sql, "SELECT value::text FROM preferences WHERE key = 'num'");
+        text = test_db_scalar(f->db_url, sql);
+        cr_expect_str_eq(text, stored[i], "%s", values[i]);
+        free(text);
+        http_result_free(&r);
+    }
+}
