@@ -121,3 +121,28 @@ Test(api_proxy_parse, status_lines)
     cr_expect_eq(proxy_parse_status_line("SPDY/9 nonsense\r\n", 17), -1);
     cr_expect_eq(proxy_parse_status_line("HTTP/1.1 099 x\r\n", 16), -1);
 }
+
+Test(api_proxy_parse, paths_an_upstream_would_normalise_elsewhere)
+{
+    static const char *safe[] = {"/api/x", "/api/x/", "/api/...", "/api/a.b/c", "/api/.well",
+                                 "/api/x;..", "/api/%2e%2e%2ex"};
+    for (size_t i = 0; i < sizeof safe / sizeof safe[0]; i++)
+        cr_expect(proxy_path_is_safe(safe[i]), "%s", safe[i]);
+    static const char *unsafe[] = {"/api/../admin", "/api/./x", "/api/x/..", "/api/%2e%2e/admin",
+                                   "/api/.%2E/admin", "/api/x%2f..%2fadmin", "/api/x\\..\\admin",
+                                   "/api/x%5c..", "/api/..;jsessionid=1/admin", "/api/.;x/y"};
+    for (size_t i = 0; i < sizeof unsafe / sizeof unsafe[0]; i++)
+        cr_expect_not(proxy_path_is_safe(unsafe[i]), "%s", unsafe[i]);
+}
+
+Test(api_proxy_parse, host_values)
+{
+    static const char *good[] = {"example.com", "example.com:8080", "127.0.0.1", "[::1]", "[::1]:443",
+                                 "a-b_c.example"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        cr_expect(proxy_host_is_valid(good[i]), "%s", good[i]);
+    static const char *bad[] = {"", "a, evil", "a/x", "a b", "[]", "[::1", "a:", "a:123456", "a:80x",
+                                "evil@a", "a\r\nX: y"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_not(proxy_host_is_valid(bad[i]), "%s", bad[i]);
+}
