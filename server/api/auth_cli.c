@@ -15,6 +15,19 @@
 
 #define PASSWORD_MIN 8
 #define PASSWORD_MAX 1024
+#define EMAIL_MAX 320 /* RFC 5321's limit, and what sign-in keeps of an address */
+
+/* Normalizes into out[EMAIL_MAX + 1]; false when the address does not fit. Cut to fit it
+ * would name another account, so it is refused rather than shortened. */
+static bool email_normalize_whole(const char *in, char out[EMAIL_MAX + 1])
+{
+    char probe[EMAIL_MAX + 2];
+    auth_email_normalize(in, probe, sizeof probe);
+    if (strlen(probe) > EMAIL_MAX)
+        return false;
+    memcpy(out, probe, strlen(probe) + 1);
+    return true;
+}
 
 static bool email_plausible(const char *email)
 {
@@ -140,9 +153,8 @@ int user_cli_main(const struct config *cfg, int argc, char **argv)
                         "  the password is read from the first line of stdin, or prompted for on a terminal\n");
         return 2;
     }
-    char email[321];
-    auth_email_normalize(email_arg, email, sizeof email);
-    if (!email_plausible(email)) {
+    char email[EMAIL_MAX + 1];
+    if (!email_normalize_whole(email_arg, email) || !email_plausible(email)) {
         fprintf(stderr, "tessera user add: %s is not an email address\n", email_arg);
         return 2;
     }
@@ -201,8 +213,12 @@ int session_cli_main(const struct config *cfg, int argc, char **argv)
         fprintf(stderr, "tessera session: database.url is not set\n");
         return 2;
     }
-    char email[321], token[65], hash[65], ttl_text[24];
-    auth_email_normalize(email_arg, email, sizeof email);
+    char email[EMAIL_MAX + 1], token[65], hash[65], ttl_text[24];
+    if (!email_normalize_whole(email_arg, email)) {
+        fprintf(stderr, "tessera session new: %s is not an email address (over %d characters)\n", email_arg,
+                EMAIL_MAX);
+        return 2;
+    }
     if (auth_token_new(token, hash) < 0) {
         fprintf(stderr, "tessera session new: no randomness available\n");
         return 1;

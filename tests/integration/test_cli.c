@@ -68,3 +68,31 @@ Test(cli, serve_on_port_zero_answers_healthz_and_stops_on_sigterm)
     snprintf(stdout_path, sizeof stdout_path, "%s", ts.stdout_path);
     cr_assert_eq(test_server_stop(&ts), 0);
 }
+
+/* An address longer than the 320 characters tessera keeps must be refused: cut to fit, it
+ * named another account (the one created was not the one asked for). */
+Test(cli, user_add_and_session_new_refuse_an_over_long_email)
+{
+    char *url = test_db_create();
+    cr_assert(url);
+    setenv("TESSERA_DATABASE_URL", url, 1);
+    cr_assert_eq(test_run_tessera((const char *[]){"migrate", "--config", "/dev/null", NULL}, NULL, NULL, NULL), 0);
+    char email[400];
+    memset(email, 'b', 300);
+    snprintf(email + 300, sizeof email - 300, "@%040d", 0);
+    char *out = NULL, *err = NULL;
+    const char *add[] = {"user", "add", email, "--config", "/dev/null", NULL};
+    cr_assert_eq(test_run_tessera(add, "password123\n", &out, &err), 2, "stdout: %s stderr: %s", out, err);
+    cr_assert(strstr(err, "not an email address"), "%s", err);
+    free(out);
+    free(err);
+    char *users = test_db_scalar(url, "SELECT count(*) FROM users");
+    cr_assert_str_eq(users, "0");
+    free(users);
+    const char *session[] = {"session", "new", email, "--config", "/dev/null", NULL};
+    cr_assert_eq(test_run_tessera(session, NULL, &out, &err), 2, "stdout: %s", out);
+    free(out);
+    free(err);
+    unsetenv("TESSERA_DATABASE_URL");
+    free(url);
+}
