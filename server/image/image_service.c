@@ -30,11 +30,15 @@
 #include "tessera/image_transcode.h"
 #include "tessera/log.h"
 #include "tessera/server.h"
+#include "tessera/sourcemap.h"
 
 #define REASON_MAX 200
 #define MEM_TIER_BYTES (64L << 20)     /* hot variants kept in memory: a hit is one write */
 #define FIRST_MISS_MAX_AGE 60          /* a WebP stand-in for AVIF is re-asked for soon */
 #define STATUS_PASS 1                  /* a flight result: the source must be sent unchanged */
+/* Enough to reach the <svg> element past an XML prolog: Illustrator's DOCTYPE with its
+ * entity list alone is ~700 bytes, and licence comments run to a few hundred more. */
+#define SNIFF_BYTES 4096
 
 struct flight {
     char hex[33];
@@ -162,7 +166,9 @@ struct source {
 static int source_open(struct image_service *svc, const char *path, struct source *src, const char **reason)
 {
     memset(src, 0, sizeof *src);
-    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+    /* O_NONBLOCK: opening a FIFO would otherwise wait for a writer, holding the worker
+     * forever; regular files ignore the flag, and the fstat below refuses anything else. */
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
     src->fd = (int)syscall(SYS_openat2, svc->root_fd, path + 1, &how, sizeof how);
     if (src->fd < 0 && errno == ENOSYS) {
@@ -171,7 +177,7 @@ static int source_open(struct image_service *svc, const char *path, struct sourc
         char *real = realpath(full, NULL);
         size_t rn = svc->root_real ? strlen(svc->root_real) : 0;
         if (real && rn && strncmp(real, svc->root_real, rn) == 0 && real[rn] == '/')
-            src->fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+            src->fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
         else errno = EXDEV;
         free(real);
     }
@@ -558,13 +564,17 @@ int image_service_handle(struct image_service *svc, struct http_exchange *ex)
     struct image_params p;
     const char *why = image_params_parse(ex->query, &svc->cfg->images.widths, &svc->cfg->images.qualities, &p);
     if (why) return reply_reason(svc, ex, 400, why);
+    /* Production hides source maps from the static files (404); here a map answers as a
+     * missing file does, so /_image is neither a way round that nor an oracle for it. */
+    if (svc->cfg->server.mode == CONFIG_MODE_PRODUCTION && sourcemap_is_map_path(p.path))
+        return reply_reason(svc, ex, 400, "\"url\" parameter does not name a file");
     struct source src;
     int st = source_open(svc, p.path, &src, &why);
     if (st != 0) {
         source_close(&src);
         return reply_reason(svc, ex, st, why);
     }
-    uint8_t head[512];
+    uint8_t head[SNIFF_BYTES];
     ssize_t n = pread(src.fd, head, sizeof head, 0);
     enum image_format sf = image_sniff(head, n > 0 ? (size_t)n : 0);
     if (sf == IMAGE_FORMAT_SVG || sf == IMAGE_FORMAT_GIF) st = reply_passthrough(svc, ex, &src, sf, p.path);

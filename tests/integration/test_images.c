@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <jpeglib.h>
@@ -828,5 +829,87 @@ Test(images, a_source_edit_invalidates_and_max_source_bytes_applies)
     cr_assert_eq(r.status, 422, "%s", r.body);
     cr_assert(strstr(r.body, "max_source_bytes"), "%s", r.body);
     http_result_free(&r);
+    site_finish(&s);
+}
+
+/* A FIFO in the root must not hold a worker forever: open() of a FIFO blocks until a writer
+ * comes, so a few such requests would take every worker thread. */
+Test(images, a_fifo_in_the_root_is_refused_without_blocking)
+{
+    struct site s;
+    site_prepare(&s);
+    char fifo[200];
+    snprintf(fifo, sizeof fifo, "%s/pipe.jpg", s.www);
+    cr_assert_eq(mkfifo(fifo, 0644), 0);
+    site_start(&s, NULL);
+    struct http_result r;
+    get_image(&s, "url=/pipe.jpg&w=32&q=75", "image/webp", &r);
+    int unblock = open(fifo, O_WRONLY | O_NONBLOCK); /* frees a stuck worker so the server can stop */
+    if (unblock >= 0) close(unblock);
+    cr_assert_eq(r.status, 400, "%ld %s", r.status, r.body);
+    cr_assert(strstr(r.body, "does not name a file"), "%s", r.body);
+    http_result_free(&r);
+    site_finish(&s);
+}
+
+/* Illustrator writes an XML prolog, a comment and a DOCTYPE with eight entities before the
+ * <svg> element; licence headers can be as long. Such files are SVG all the same. */
+Test(images, an_svg_with_a_long_prolog_passes_through)
+{
+    struct site s;
+    site_prepare(&s);
+    char svg[4096], path[200];
+    int n = snprintf(svg, sizeof svg, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+                     "<!-- Generator: Adobe Illustrator 15.0.0, SVG Export Plug-In . SVG Version: 6.00 Build 0)  -->\n"
+                     "<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\" [\n");
+    const char *names[] = {"extend", "ai", "graphs", "vars", "imrep", "sfw", "custom", "adobe_xpath"};
+    for (int i = 0; i < 8; i++)
+        n += snprintf(svg + n, sizeof svg - (size_t)n, "\t<!ENTITY ns_%s \"http://ns.adobe.com/%s/1.0/\">\n", names[i], names[i]);
+    n += snprintf(svg + n, sizeof svg - (size_t)n,
+                  "]>\n<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\">"
+                  "<rect width=\"10\" height=\"10\" fill=\"red\"/></svg>\n");
+    cr_assert_gt(strstr(svg, "<svg") - svg, 512);
+    snprintf(path, sizeof path, "%s/illustrator.svg", s.www);
+    write_bytes(path, svg, (size_t)n);
+    site_start(&s, NULL);
+    struct http_result r;
+    get_image(&s, "url=/illustrator.svg&w=32&q=75", "image/avif,image/webp", &r);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    cr_assert_str_eq(header(&r, "Content-Type"), "image/svg+xml");
+    cr_assert_str_eq(header(&r, "Content-Security-Policy"), "script-src 'none'; frame-src 'none'; sandbox;");
+    cr_assert_eq(r.body_len, (size_t)n);
+    cr_assert_eq(memcmp(r.body, svg, (size_t)n), 0);
+    http_result_free(&r);
+    site_finish(&s);
+}
+
+/* Production hides source maps (404 from the static files); /_image must not be a way round
+ * that, not even as an oracle: a map answers as a missing file does. */
+Test(images, production_mode_treats_source_maps_as_missing)
+{
+    struct site s;
+    site_prepare(&s);
+    char path[200];
+    snprintf(path, sizeof path, "%s/app.js.map", s.www);
+    write_bytes(path, "{\"version\":3,\"sources\":[\"secret.ts\"]}", 38);
+    char from[200], to[200];
+    snprintf(from, sizeof from, "%s/orient-1.jpg", s.www);
+    snprintf(to, sizeof to, "%s/photo.jpg.map", s.www);
+    cr_assert_eq(link(from, to), 0);
+    char *ini = site_ini(&s, NULL);
+    cr_assert_eq(test_server_start(&s.ts, ini, (const char *[]){"--mode", "production", NULL}), 0);
+    free(ini);
+    struct http_result missing;
+    get_image(&s, "url=/nothing-here.js.map&w=32&q=75", "image/webp", &missing);
+    cr_assert_eq(missing.status, 400);
+    const char *maps[] = {"url=/app.js.map&w=32&q=75", "url=/photo.jpg.map&w=32&q=75", "url=/photo.jpg.MAP&w=32&q=75"};
+    for (size_t i = 0; i < 3; i++) {
+        struct http_result r;
+        get_image(&s, maps[i], "image/webp", &r);
+        cr_assert_eq(r.status, missing.status, "%s -> %ld %s", maps[i], r.status, r.body);
+        cr_assert_str_eq(r.body, missing.body, "%s", maps[i]);
+        http_result_free(&r);
+    }
+    http_result_free(&missing);
     site_finish(&s);
 }
