@@ -7,6 +7,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "tessera/config.h"
 #include "tessera/strbuf.h"
@@ -46,6 +47,13 @@ enum db_status db_query(struct db_pool *pool, const struct db_statement *stmt,
 /* For work that needs the connection itself (migrations, GC, tests). */
 enum db_status db_pool_acquire(struct db_pool *pool, struct db_conn **conn);
 PGconn *db_conn_pg(struct db_conn *conn);
+/* PQexecParams with a deadline: waits at most timeout_ms (0: no limit) for the result, since a
+ * server that stopped answering would otherwise hold the caller for as long as TCP does.
+ * NULL when no result came (lost connection, or time ran out: db_conn_timed_out); either way
+ * db_pool_release then drops the connection. */
+PGresult *db_conn_exec(struct db_conn *conn, const char *sql, int n_params, const char *const *values,
+                       int64_t timeout_ms);
+bool db_conn_timed_out(const struct db_conn *conn);
 /* Returns the connection; a broken one, or one not idle in a transaction, is discarded. */
 void db_pool_release(struct db_pool *pool, struct db_conn *conn);
 

@@ -53,6 +53,21 @@ LAZY_FUNCTION(libpq, PGresult *, PQexecPrepared,
                const int *paramLengths, const int *paramFormats, int resultFormat),
               (conn, stmtName, nParams, paramValues, paramLengths, paramFormats, resultFormat))
 
+LAZY_FUNCTION(libpq, int, PQsendQuery, (PGconn *conn, const char *query), (conn, query))
+LAZY_FUNCTION(libpq, int, PQsendQueryParams,
+              (PGconn *conn, const char *command, int nParams, const Oid *paramTypes,
+               const char *const *paramValues, const int *paramLengths, const int *paramFormats, int resultFormat),
+              (conn, command, nParams, paramTypes, paramValues, paramLengths, paramFormats, resultFormat))
+LAZY_FUNCTION(libpq, int, PQsendPrepare,
+              (PGconn *conn, const char *stmtName, const char *query, int nParams, const Oid *paramTypes),
+              (conn, stmtName, query, nParams, paramTypes))
+LAZY_FUNCTION(libpq, int, PQsendQueryPrepared,
+              (PGconn *conn, const char *stmtName, int nParams, const char *const *paramValues,
+               const int *paramLengths, const int *paramFormats, int resultFormat),
+              (conn, stmtName, nParams, paramValues, paramLengths, paramFormats, resultFormat))
+LAZY_FUNCTION(libpq, int, PQisBusy, (PGconn *conn), (conn))
+LAZY_FUNCTION(libpq, PGresult *, PQgetResult, (PGconn *conn), (conn))
+
 /* Results */
 LAZY_VOID_FUNCTION(libpq, PQclear, (PGresult *res), (res))
 LAZY_FUNCTION(libpq, ExecStatusType, PQresultStatus, (const PGresult *res), (res))

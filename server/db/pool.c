@@ -51,6 +51,7 @@ struct db_conn {
     PGconn *pg;
     struct db_conn *next;       /* idle stack link */
     int64_t idle_since_us;
+    bool silent;                /* a result did not come in time: its state is unknown, drop it */
     const char **prepared;      /* statement names prepared on this connection */
     size_t n_prepared, cap_prepared;
 };
@@ -66,6 +67,7 @@ struct db_pool {
     struct connect_params params;
     int max;
     int64_t idle_timeout_us, connect_timeout_ms, acquire_timeout_us;
+    int64_t answer_timeout_ms;  /* how long a statement's result may take; 0: no limit */
     bool use_prepared;
 
     struct db_conn *idle;       /* LIFO: most recently used first */
@@ -259,6 +261,7 @@ static void conn_forget_prepared(struct db_conn *c, const char *name)
 
 static void *reaper_main(void *arg);
 static void grant_slots(struct db_pool *pool);
+static PGresult *await_result(struct db_conn *c, int64_t timeout_ms);
 
 struct db_pool *db_pool_create(const struct config *cfg)
 {
@@ -291,6 +294,10 @@ struct db_pool *db_pool_create(const struct config *cfg)
     pool->connect_timeout_ms = cfg->database.connect_timeout_ms;
     pool->acquire_timeout_us = cfg->database.acquire_timeout_ms * 1000;
     pool->use_prepared = cfg->database.prepared_statements;
+    /* PostgreSQL enforces statement_timeout itself, so a result normally comes well within it;
+     * the extra connect_timeout is the network's share. Past that the server is not answering. */
+    if (cfg->database.statement_timeout_ms > 0)
+        pool->answer_timeout_ms = cfg->database.statement_timeout_ms + cfg->database.connect_timeout_ms;
     atomic_store(&pool->last_failure_log_us, INT64_MIN / 2);
     pthread_mutex_init(&pool->lock, NULL);
     cond_init_monotonic(&pool->reaper_wake);
@@ -546,16 +553,16 @@ PGconn *db_conn_pg(struct db_conn *conn) { return conn ? conn->pg : NULL; }
 
 /* A connection goes back only if it is sound and outside any transaction; one left in a
  * transaction is rolled back (a failed ROLLBACK drops it), one mid-query is dropped. */
-static bool conn_reusable(struct db_conn *c)
+static bool conn_reusable(struct db_pool *pool, struct db_conn *c)
 {
-    if (PQstatus(c->pg) != CONNECTION_OK)
+    if (c->silent || PQstatus(c->pg) != CONNECTION_OK)
         return false;
     PGTransactionStatusType ts = PQtransactionStatus(c->pg);
     if (ts == PQTRANS_IDLE)
         return true;
     if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR)
         return false;
-    PGresult *res = PQexec(c->pg, "ROLLBACK");
+    PGresult *res = PQsendQuery(c->pg, "ROLLBACK") ? await_result(c, pool->connect_timeout_ms) : NULL;
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
     return ok && PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
@@ -565,7 +572,7 @@ void db_pool_release(struct db_pool *pool, struct db_conn *c)
 {
     if (!c)
         return;
-    bool keep = conn_reusable(c);
+    bool keep = conn_reusable(pool, c);
     pthread_mutex_lock(&pool->lock);
     pool->n_in_use--;
     if (keep) {
@@ -592,6 +599,47 @@ void db_pool_release(struct db_pool *pool, struct db_conn *c)
 
 /* ------------------------------------------------------------------ statements */
 
+/* libpq's blocking calls wait for ever on a server that stopped answering (a frozen host, a
+ * partition: the kernel gives up on TCP after ~15 min), and statement_timeout cannot help,
+ * since the server is the one enforcing it. So a result is awaited here, up to timeout_ms
+ * (0: no limit). NULL when the connection fails or time runs out; then c->silent is set. */
+static PGresult *await_result(struct db_conn *c, int64_t timeout_ms)
+{
+    int64_t deadline = now_us() + timeout_ms * 1000;
+    PGresult *last = NULL;
+    for (;;) {
+        while (PQisBusy(c->pg)) {
+            int64_t left_ms = timeout_ms > 0 ? (deadline - now_us() + 999) / 1000 : -1;
+            struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+            int r = left_ms == 0 ? 0 : poll(&pfd, 1, left_ms > 1000 ? 1000 : (int)left_ms);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r == 0 && (timeout_ms <= 0 || now_us() < deadline))
+                continue;
+            if (r <= 0 || !PQconsumeInput(c->pg)) {
+                c->silent = r == 0;
+                PQclear(last);
+                return NULL;
+            }
+        }
+        PGresult *res = PQgetResult(c->pg);
+        if (!res)
+            return last;
+        PQclear(last); /* one statement: one result; the last says how it ended */
+        last = res;
+    }
+}
+
+PGresult *db_conn_exec(struct db_conn *c, const char *sql, int n_params, const char *const *values,
+                       int64_t timeout_ms)
+{
+    if (!PQsendQueryParams(c->pg, sql, n_params, NULL, values, NULL, NULL, 0))
+        return NULL;
+    return await_result(c, timeout_ms);
+}
+
+bool db_conn_timed_out(const struct db_conn *c) { return c && c->silent; }
+
 static bool has_sqlstate(const PGresult *res, const char *state)
 {
     const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -599,20 +647,25 @@ static bool has_sqlstate(const PGresult *res, const char *state)
 }
 
 /* Prepares lazily, once per connection; a new connection after a reconnect starts with an
- * empty list, so re-preparing needs no bookkeeping. Returns NULL on success or the failed
- * result. */
-static PGresult *ensure_prepared(struct db_pool *pool, struct db_conn *c, const struct db_statement *stmt)
+ * empty list, so re-preparing needs no bookkeeping. False when preparing failed, with the
+ * failed result (NULL if none came) in *failed. */
+static bool ensure_prepared(struct db_pool *pool, struct db_conn *c, const struct db_statement *stmt,
+                            PGresult **failed)
 {
+    *failed = NULL;
     if (conn_has_prepared(c, stmt->name))
-        return NULL;
-    PGresult *res = PQprepare(c->pg, stmt->name, stmt->sql, stmt->n_params, NULL);
+        return true;
+    PGresult *res = PQsendPrepare(c->pg, stmt->name, stmt->sql, stmt->n_params, NULL)
+                        ? await_result(c, pool->answer_timeout_ms)
+                        : NULL;
     atomic_fetch_add(&pool->prepares, 1);
-    if (PQresultStatus(res) == PGRES_COMMAND_OK || has_sqlstate(res, "42P05" /* duplicate */)) {
+    if (res && (PQresultStatus(res) == PGRES_COMMAND_OK || has_sqlstate(res, "42P05" /* duplicate */))) {
         PQclear(res);
         conn_remember_prepared(c, stmt->name);
-        return NULL;
+        return true;
     }
-    return res;
+    *failed = res;
+    return false;
 }
 
 static PGresult *run_statement(struct db_pool *pool, struct db_conn *c, const struct db_statement *stmt,
@@ -620,14 +673,16 @@ static PGresult *run_statement(struct db_pool *pool, struct db_conn *c, const st
 {
     if (!pool->use_prepared) {
         atomic_fetch_add(&pool->statements, 1);
-        return PQexecParams(c->pg, stmt->sql, stmt->n_params, NULL, values, NULL, NULL, 0);
+        return db_conn_exec(c, stmt->sql, stmt->n_params, values, pool->answer_timeout_ms);
     }
     for (int attempt = 0;; attempt++) {
-        PGresult *failed = ensure_prepared(pool, c, stmt);
-        if (failed)
+        PGresult *failed;
+        if (!ensure_prepared(pool, c, stmt, &failed))
             return failed;
         atomic_fetch_add(&pool->statements, 1);
-        PGresult *res = PQexecPrepared(c->pg, stmt->name, stmt->n_params, values, NULL, NULL, 0);
+        PGresult *res = PQsendQueryPrepared(c->pg, stmt->name, stmt->n_params, values, NULL, NULL, 0)
+                            ? await_result(c, pool->answer_timeout_ms)
+                            : NULL;
         /* 26000: the server no longer knows the name (e.g. DISCARD ALL by a pooler). The
          * statement did not run, so preparing again and retrying once is safe. */
         if (attempt == 0 && has_sqlstate(res, "26000") && PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
@@ -651,6 +706,12 @@ enum db_status db_query(struct db_pool *pool, const struct db_statement *stmt, c
     ExecStatusType rs = PQresultStatus(res);
     if (res && (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK)) {
         st = DB_OK;
+    } else if (c->silent) {
+        log_warn("db_pool: no answer to %s within %lld ms; the connection is dropped", stmt->name,
+                 (long long)pool->answer_timeout_ms);
+        PQclear(res);
+        res = NULL;
+        st = DB_UNAVAILABLE;
     } else if (PQstatus(c->pg) != CONNECTION_OK) {
         /* The connection died under the statement (restart, network): not the query's fault. */
         log_warn("db_pool: connection lost during %s: %.*s", stmt->name,

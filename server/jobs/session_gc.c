@@ -26,6 +26,7 @@ struct session_gc {
     int64_t interval_us;
     char batch[24];
     char statement_timeout[24];       /* per batch, in ms */
+    int64_t answer_timeout_ms;        /* statement_timeout plus the network's share */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -51,14 +52,30 @@ static bool gc_stopping(struct session_gc *gc)
     return s;
 }
 
-static bool exec_ok(PGconn *pg, const char *sql, int n, const char *const *values)
+/* The result of one statement, or NULL (logged) when it failed or no answer came in time:
+ * a frozen server must not hold the GC thread, and with it the shutdown that joins it. */
+static PGresult *gc_exec(struct session_gc *gc, struct db_conn *conn, const char *sql, int n,
+                         const char *const *values)
 {
-    PGresult *res = PQexecParams(pg, sql, n, NULL, values, NULL, NULL, 0);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
-    if (!ok)
-        log_warn("session gc: %.*s", (int)strcspn(PQresultErrorMessage(res), "\n"), PQresultErrorMessage(res));
+    PGresult *res = db_conn_exec(conn, sql, n, values, gc->answer_timeout_ms);
+    ExecStatusType st = PQresultStatus(res);
+    if (res && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK))
+        return res;
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(db_conn_pg(conn));
+    if (db_conn_timed_out(conn))
+        log_warn("session gc: no answer within %lld ms", (long long)gc->answer_timeout_ms);
+    else
+        log_warn("session gc: %.*s", (int)strcspn(msg, "\n"), msg);
     PQclear(res);
-    return ok;
+    return NULL;
+}
+
+static bool exec_ok(struct session_gc *gc, struct db_conn *conn, const char *sql, int n,
+                    const char *const *values)
+{
+    PGresult *res = gc_exec(gc, conn, sql, n, values);
+    PQclear(res);
+    return res != NULL;
 }
 
 /* One batch in its own short transaction, whose statement_timeout bounds the DELETE even
@@ -69,19 +86,16 @@ static long delete_one_batch(struct session_gc *gc)
     struct db_conn *conn;
     if (db_pool_acquire(gc->pool, &conn) != DB_OK)
         return -1;
-    PGconn *pg = db_conn_pg(conn);
     const char *timeout[1] = {gc->statement_timeout};
     const char *batch[1] = {gc->batch};
     long n = -1;
-    if (exec_ok(pg, "BEGIN", 0, NULL) &&
-        exec_ok(pg, "SELECT set_config('statement_timeout', $1, true)", 1, timeout)) {
-        PGresult *res = PQexecParams(pg, delete_batch_sql, 1, NULL, batch, NULL, NULL, 0);
-        if (PQresultStatus(res) == PGRES_COMMAND_OK)
+    if (exec_ok(gc, conn, "BEGIN", 0, NULL) &&
+        exec_ok(gc, conn, "SELECT set_config('statement_timeout', $1, true)", 1, timeout)) {
+        PGresult *res = gc_exec(gc, conn, delete_batch_sql, 1, batch);
+        if (res)
             n = strtol(PQcmdTuples(res), NULL, 10);
-        else
-            log_warn("session gc: %.*s", (int)strcspn(PQresultErrorMessage(res), "\n"), PQresultErrorMessage(res));
         PQclear(res);
-        if (n >= 0 && !exec_ok(pg, "COMMIT", 0, NULL))
+        if (n >= 0 && !exec_ok(gc, conn, "COMMIT", 0, NULL))
             n = -1;
     }
     db_pool_release(gc->pool, conn);
@@ -142,6 +156,7 @@ struct session_gc *session_gc_start(const struct config *cfg, struct db_pool *po
     /* database.statement_timeout, or 10 s when that is off: a batch never runs unbounded. */
     int64_t timeout_ms = cfg->database.statement_timeout_ms > 0 ? cfg->database.statement_timeout_ms : 10000;
     snprintf(gc->statement_timeout, sizeof gc->statement_timeout, "%lld", (long long)timeout_ms);
+    gc->answer_timeout_ms = timeout_ms + cfg->database.connect_timeout_ms;
     pthread_mutex_init(&gc->lock, NULL);
     cond_init_monotonic(&gc->wake);
     if (pthread_create(&gc->thread, NULL, gc_main, gc) != 0) {

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,6 +301,40 @@ Test(pool, killed_idle_connection_is_never_handed_out)
     db_pool_stats(pool, &s);
     cr_assert_eq(s.discarded, 1);
     cr_assert_eq(s.connects, 2);
+    db_pool_free(pool);
+    config_free(&cfg);
+    free(url);
+}
+
+/* A server that stops answering mid-session (a frozen host, a partition: the kernel takes
+ * ~15 min to give up on TCP) cannot enforce statement_timeout itself; the backend is frozen
+ * with SIGSTOP to stand in for it. The request must end near the timeouts, not hang. */
+Test(pool, frozen_server_ends_the_statement_near_statement_timeout, .timeout = 30)
+{
+    char *url = test_db_create();
+    struct config cfg;
+    pool_config(&cfg, url, (const char *[]){"pool_max", "1", "statement_timeout", "1s", "connect_timeout", "1s",
+                                           NULL});
+    struct db_pool *pool = db_pool_create(&cfg);
+    static const struct db_statement stmt_pid = {"test_pid", "SELECT pg_backend_pid()", 0};
+    PGresult *res;
+    cr_assert_eq(db_query(pool, &stmt_pid, NULL, &res), DB_OK);
+    pid_t backend = (pid_t)atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    cr_assert_eq(kill(backend, SIGSTOP), 0, "the test needs to signal its own cluster's backends");
+    const char *v[] = {"1"};
+    int64_t t0 = clock_monotonic_us();
+    enum db_status st = db_query(pool, &stmt_one, v, &res);
+    int64_t took = clock_monotonic_us() - t0;
+    kill(backend, SIGCONT);
+    PQclear(res);
+    cr_assert_eq(st, DB_UNAVAILABLE, "a server that does not answer is unavailable, got %d", st);
+    cr_assert_lt(took, 4000000, "statement_timeout + connect_timeout + 2 s exceeded: %lld us", (long long)took);
+    struct db_pool_stats s;
+    db_pool_stats(pool, &s);
+    cr_assert_eq(s.open, 0, "the connection that went silent is dropped, never reused");
+    cr_assert_eq(db_query(pool, &stmt_one, v, &res), DB_OK, "a fresh connection works");
+    PQclear(res);
     db_pool_free(pool);
     config_free(&cfg);
     free(url);

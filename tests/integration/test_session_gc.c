@@ -1,6 +1,7 @@
 /* Session GC: start-up never waits for it, and it does delete every expired session. */
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,9 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "tessera/config.h"
+#include "tessera/db_pool.h"
+#include "tessera/session_gc.h"
 
 static double now_ms(void)
 {
@@ -131,5 +135,35 @@ Test(session_gc, startup_answers_at_once_while_500k_expired_sessions_go, .timeou
     http_result_free(&r);
     cr_assert_eq(test_server_stop(&ts), 0, "stops promptly and cleanly");
     free(token);
+    free(url);
+}
+
+/* A frozen database (SIGSTOP on the backend stands in for a host cut off by the network)
+ * must not hold the GC thread for as long as TCP would, nor with it the shutdown that joins
+ * it: each GC statement waits at most statement_timeout + connect_timeout. */
+Test(session_gc, stop_is_not_held_by_a_frozen_database, .timeout = 30)
+{
+    char *url = test_db_create();
+    struct config cfg;
+    cr_assert_eq(config_load(&cfg, NULL, NULL, stderr), 0);
+    const char *kv[] = {"url", url, "pool_max", "1", "statement_timeout", "1s", "connect_timeout", "1s", NULL};
+    for (int i = 0; kv[i]; i += 2)
+        cr_assert_eq(config_set(&cfg, "database", kv[i], kv[i + 1], "test", 0, stderr), 0, "%s", kv[i]);
+    struct db_pool *pool = db_pool_create(&cfg);
+    static const struct db_statement stmt_pid = {"test_pid", "SELECT pg_backend_pid()", 0};
+    PGresult *res;
+    cr_assert_eq(db_query(pool, &stmt_pid, NULL, &res), DB_OK);
+    pid_t backend = (pid_t)atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    cr_assert_eq(kill(backend, SIGSTOP), 0);
+    struct session_gc *gc = session_gc_start(&cfg, pool);
+    usleep(300000); /* the GC is now waiting on the frozen connection */
+    double t0 = now_ms();
+    session_gc_stop(gc);
+    double took = now_ms() - t0;
+    kill(backend, SIGCONT);
+    cr_assert_lt(took, 4000, "statement_timeout + connect_timeout + 2 s exceeded: %.0f ms", took);
+    db_pool_free(pool);
+    config_free(&cfg);
     free(url);
 }
