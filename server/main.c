@@ -90,8 +90,54 @@ static int load_config(struct config *cfg, const struct common_flags *flags)
     return 0;
 }
 
-static volatile sig_atomic_t stop_requested;
-static void on_stop_signal(int sig) { (void)sig; stop_requested = 1; }
+static volatile sig_atomic_t stop_requested, hangup_seen;
+
+/* A second SIGTERM/SIGINT while the first is honoured means now: whoever sent it has chosen
+ * not to wait out the grace period (Ctrl-C twice). */
+static void on_stop_signal(int sig)
+{
+    if (stop_requested)
+        _exit(128 + sig);
+    stop_requested = 1;
+}
+
+/* tessera has no reload; SIGHUP's default action would end it at once, without the grace
+ * period, for an operator's reload habit or a closed terminal. */
+static void on_hangup(int sig) { (void)sig; hangup_seen = 1; }
+
+/* The stop signals are blocked before any thread starts, so every thread inherits the mask
+ * and they can only be taken by the main thread, in sigsuspend: no signal is handled on a
+ * worker while main sleeps on, and none slips in between testing the flag and sleeping. */
+static void signals_install(sigset_t *waiting_mask)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hangup;
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, waiting_mask);
+}
+
+static void signals_wait_for_stop(const sigset_t *waiting_mask)
+{
+    while (!stop_requested) {
+        sigsuspend(waiting_mask);
+        if (hangup_seen) {
+            hangup_seen = 0;
+            log_warn("SIGHUP ignored: tessera does not reload; restart it to apply configuration changes");
+        }
+    }
+    /* Unblocked again so that a second stop signal can cut the grace period short. */
+    sigprocmask(SIG_SETMASK, waiting_mask, NULL);
+}
 
 static int cmd_serve(int argc, char **argv)
 {
@@ -107,12 +153,8 @@ static int cmd_serve(int argc, char **argv)
         free(srv);
         return EXIT_USAGE;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sigset_t waiting_mask;
+    signals_install(&waiting_mask);
     mg_init_library(0);
     if (server_start(srv) < 0) {
         config_free(&srv->cfg);
@@ -128,8 +170,7 @@ static int cmd_serve(int argc, char **argv)
     printf("tessera %s listening on http://%s:%d (%s mode, root %s)\n", TESSERA_VERSION, host, srv->port,
            config_mode_name(srv->cfg.server.mode), srv->cfg.static_files.root);
     fflush(stdout);
-    while (!stop_requested)
-        pause();
+    signals_wait_for_stop(&waiting_mask);
     log_info("stopping: finishing in-flight requests (grace %lld ms)", (long long)srv->cfg.server.grace_ms);
     server_stop(srv);
     fflush(stdout);

@@ -1,5 +1,6 @@
 /* The command line and process life cycle, against the real binary. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,4 +96,24 @@ Test(cli, user_add_and_session_new_refuse_an_over_long_email)
     free(err);
     unsetenv("TESSERA_DATABASE_URL");
     free(url);
+}
+
+/* tessera has no reload, but operators (and closing terminals) send SIGHUP: it must not take
+ * the site down without the grace period, as the default action did (exit by signal 1). */
+Test(cli, sighup_is_logged_and_the_server_keeps_serving)
+{
+    struct test_server ts;
+    cr_assert_eq(test_server_start(&ts, "", NULL), 0);
+    cr_assert_eq(kill(ts.pid, SIGHUP), 0);
+    usleep(200000);
+    char url[128];
+    snprintf(url, sizeof url, "%s/healthz", ts.base_url);
+    struct http_result r;
+    cr_assert_eq(http_get(url, NULL, &r), 0, "the server is gone after SIGHUP");
+    cr_assert_eq(r.status, 200);
+    http_result_free(&r);
+    char *err = test_server_stderr(&ts);
+    cr_assert(err && strstr(err, "SIGHUP"), "stderr: %s", err ? err : "");
+    free(err);
+    cr_assert_eq(test_server_stop(&ts), 0);
 }
