@@ -47,6 +47,9 @@ void image_cache_close(struct image_cache *c);
 
 /* A verified entry (memory first, then disk) with a reference for the caller, or NULL. */
 struct image_blob *image_cache_get(struct image_cache *c, const struct image_cache_key *k);
+/* The same lookup for a request that already counted its miss (a second look after joining
+ * a single flight, or a background fill): a hit is counted, a miss is not again. */
+struct image_blob *image_cache_recheck(struct image_cache *c, const struct image_cache_key *k);
 /* Stores b under k on disk and in memory. Failures are counted, logged once, not returned. */
 void image_cache_put(struct image_cache *c, const struct image_cache_key *k, struct image_blob *b);
 void image_cache_metrics(struct image_cache *c, struct strbuf *out);

@@ -273,7 +273,7 @@ static struct image_blob *disk_get(struct image_cache *c, const struct image_cac
     return b;
 }
 
-struct image_blob *image_cache_get(struct image_cache *c, const struct image_cache_key *k)
+static struct image_blob *cache_lookup(struct image_cache *c, const struct image_cache_key *k, bool count_miss)
 {
     struct image_blob *b = mem_get(c, k->hex);
     if (b) {
@@ -286,8 +286,18 @@ struct image_blob *image_cache_get(struct image_cache *c, const struct image_cac
         mem_insert(c, k->hex, b);
         return b;
     }
-    atomic_fetch_add(&c->misses, 1);
+    if (count_miss) atomic_fetch_add(&c->misses, 1);
     return NULL;
+}
+
+struct image_blob *image_cache_get(struct image_cache *c, const struct image_cache_key *k)
+{
+    return cache_lookup(c, k, true);
+}
+
+struct image_blob *image_cache_recheck(struct image_cache *c, const struct image_cache_key *k)
+{
+    return cache_lookup(c, k, false);
 }
 
 static int write_all(int fd, const void *data, size_t len)

@@ -429,13 +429,13 @@ static int transcode_locked(struct image_service *svc, struct source *src, const
     return st;
 }
 
-/* Cache, then single flight, then a slot. */
+/* Cache, then single flight, then a slot. The caller has counted the request's miss. */
 static int variant_get(struct image_service *svc, struct source *src, const char *path, const struct image_params *p,
                        enum image_format f, struct image_blob **blob, bool *hit, char *reason)
 {
     struct image_cache_key k;
     key_for(svc, path, src, p->width, p->quality, f, &k);
-    *blob = image_cache_get(svc->cache, &k);
+    *blob = image_cache_recheck(svc->cache, &k);
     *hit = *blob != NULL;
     if (*hit) return 0;
     bool leader;
@@ -444,7 +444,7 @@ static int variant_get(struct image_service *svc, struct source *src, const char
     if (!leader) return flight_wait(svc, fl, blob, reason);
     /* A flight that finished just before we joined left its result in the cache. */
     int st = 0;
-    if ((*blob = image_cache_get(svc->cache, &k))) {
+    if ((*blob = image_cache_recheck(svc->cache, &k))) {
         *hit = true;
     } else if (!slot_acquire(svc)) {
         st = 503;

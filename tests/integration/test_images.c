@@ -913,3 +913,22 @@ Test(images, production_mode_treats_source_maps_as_missing)
     http_result_free(&missing);
     site_finish(&s);
 }
+
+/* The hit ratio on a dashboard is hits / (hits + misses): one cold request is one miss,
+ * however many times the service looks again (single flight, AVIF first miss). */
+Test(images, one_cold_request_counts_one_cache_miss)
+{
+    struct site s;
+    site_prepare(&s);
+    site_start(&s, NULL);
+    struct http_result r;
+    get_image(&s, "url=/orient-2.jpg&w=32&q=75", "image/webp", &r);
+    cr_assert_str_eq(header(&r, "X-Cache"), "MISS");
+    http_result_free(&r);
+    cr_assert_eq(metric(&s, "tessera_image_cache_misses_total"), 1);
+    get_image(&s, "url=/orient-2.jpg&w=32&q=75", "image/webp", &r);
+    cr_assert_str_eq(header(&r, "X-Cache"), "HIT");
+    http_result_free(&r);
+    cr_assert_eq(metric(&s, "tessera_image_cache_misses_total"), 1);
+    site_finish(&s);
+}
