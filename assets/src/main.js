@@ -56,6 +56,8 @@ function showBootError(err) {
 
 function showSignIn(note) {
   session = null;
+  // A dialog left open (preferences, delete) would stay modal over the sign-in form.
+  for (const dlg of document.querySelectorAll('dialog[open]')) dlg.close();
   document.title = 'Sign in · tessera';
   renderSignIn(root, { hero, note, onSignedIn: (user) => startDashboard(user) });
 }
@@ -82,7 +84,7 @@ function route() {
   if (!session) return;
   const { list, main, layout, user } = session;
   const m = /^#\/c\/([^/]+)$/.exec(location.hash);
-  const id = m ? decodeURIComponent(m[1]) : null;
+  const id = m ? decodeId(m[1]) : null;
   list.setCurrent(id);
   // On narrow screens the list and the conversation take turns on the screen.
   layout.classList.toggle('has-thread', Boolean(id));
@@ -96,6 +98,12 @@ function route() {
       h('p', { class: 'muted' }, 'Pick a conversation, or start a new one.')));
     if (document.activeElement === document.body) focus(main.querySelector('h2'));
   }
+}
+
+// A mangled address (#/c/%E0) is kept as typed: the API answers 404 and the thread says so,
+// where decodeURIComponent would throw out of the hashchange handler.
+function decodeId(s) {
+  try { return decodeURIComponent(s); } catch { return s; }
 }
 
 async function signOut() {

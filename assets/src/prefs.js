@@ -49,23 +49,39 @@ export function forgetLocalPrefs() {
   try { localStorage.removeItem(UI_KEY); } catch { /* nothing to forget */ }
 }
 
-async function save(key, value, box) {
+async function save(key, value, box, previous) {
   clearNotice(box);
   try {
     await api('PUT', '/api/preferences/' + key, { value });
     announce('Preference saved.');
   } catch (err) {
-    showError(box, err, () => save(key, value, box));
+    // Refused for good (403 immutable, 400): the screen and the local copy go back to what
+    // the server keeps, or every reload would flash this value before the server's.
+    if (!err.retry && prefs[key] === value) {
+      apply(key, previous);
+      const form = box.closest('form');
+      for (const el of form ? form.elements : []) {
+        if (el.name !== key) continue;
+        if (el.type === 'radio') el.checked = el.value === previous;
+        else el.value = previous;
+      }
+    }
+    showError(box, err, () => save(key, value, box, previous));
   }
 }
 
-function set(key, value, box) {
-  if (prefs[key] === value) return;
+function apply(key, value) {
   prefs[key] = value;
   applyPrefs();
   // Dates are formatted when rendered: the views redraw for a new language.
   if (key === 'language') window.dispatchEvent(new Event('tessera:language'));
-  save(key, value, box);
+}
+
+function set(key, value, box) {
+  const previous = prefs[key];
+  if (previous === value) return;
+  apply(key, value);
+  save(key, value, box, previous);
 }
 
 function radios(key, legend, box) {
@@ -80,7 +96,7 @@ function radios(key, legend, box) {
 // A modal <dialog>: focus is trapped by the browser and Escape closes it.
 export function openPrefsDialog(opener) {
   const box = alertBox();
-  const select = h('select', { id: 'pref-language', onchange: (e) => set('language', e.target.value, box) },
+  const select = h('select', { id: 'pref-language', name: 'language', onchange: (e) => set('language', e.target.value, box) },
     CHOICES.language.map(([v, label]) => h('option', { value: v, selected: prefs.language === v }, label)));
   const dlg = h('dialog', { class: 'prefs', 'aria-labelledby': 'prefs-title' },
     h('form', { method: 'dialog' },

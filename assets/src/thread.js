@@ -101,8 +101,16 @@ export function renderThread(main, id, { list, user, onGone }) {
     focus(text);
   }
 
+  // One request at a time, in the order written: two in flight could reach the server, and
+  // take their timestamps, the other way round. postNow never rejects.
+  let sending = Promise.resolve();
+  function post(m) {
+    sending = sending.then(() => postNow(m));
+    return sending;
+  }
+
   // Shows the message at once; replaces it by the stored one, or marks it failed with Retry.
-  async function post(m) {
+  async function postNow(m) {
     m.failed = null;
     m.pending = true;
     render(false);
@@ -112,7 +120,15 @@ export function renderThread(main, id, { list, user, onGone }) {
       if (state.conv) list.upsert({ ...state.conv, updated_at: saved.created_at || new Date().toISOString() });
     } catch (err) {
       m.pending = false;
-      m.failed = 'Not sent: ' + err.message;
+      if (err.retry) m.failed = 'Not sent: ' + err.message;
+      else {
+        // Sending it again would fail the same way (too long, conversation gone): the text
+        // goes back into the composer to be changed, rather than a Retry that cannot work.
+        const i = state.messages.indexOf(m);
+        if (i >= 0) { state.messages.splice(i, 1); state.shown--; }
+        if (!text.value) text.value = m.content;
+        showError(box, { message: 'Not sent: ' + err.message });
+      }
     }
     render(true);
   }
