@@ -17,7 +17,8 @@ struct db_conn;
 
 enum db_status {
     DB_OK = 0,
-    DB_BUSY = 1,        /* no connection free within acquire_timeout: 503 db_busy */
+    DB_BUSY = 1,        /* no connection free within acquire_timeout, or the statement was
+                         * cancelled by statement_timeout: 503 db_busy */
     DB_UNAVAILABLE = 2, /* cannot connect within connect_timeout: 503 db_unavailable */
     DB_ERROR = 3,       /* the statement failed; see the PGresult / log */
 };

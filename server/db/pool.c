@@ -712,6 +712,14 @@ enum db_status db_query(struct db_pool *pool, const struct db_statement *stmt, c
         PQclear(res);
         res = NULL;
         st = DB_UNAVAILABLE;
+    } else if (has_sqlstate(res, "57014") || has_sqlstate(res, "55P03")) {
+        /* Cancelled by statement_timeout (or an operator), or a lock not available: the
+         * database is busy, the query is not wrong; the client may well retry. */
+        log_warn("db_pool: %s: %.*s", stmt->name, (int)strcspn(PQresultErrorMessage(res), "\n"),
+                 PQresultErrorMessage(res));
+        PQclear(res);
+        res = NULL;
+        st = DB_BUSY;
     } else if (PQstatus(c->pg) != CONNECTION_OK) {
         /* The connection died under the statement (restart, network): not the query's fault. */
         log_warn("db_pool: connection lost during %s: %.*s", stmt->name,

@@ -340,6 +340,29 @@ Test(pool, frozen_server_ends_the_statement_near_statement_timeout, .timeout = 3
     free(url);
 }
 
+/* statement_timeout firing (a held row lock, an overloaded server) is the database being
+ * busy, not the query being wrong: DB_BUSY (503 db_busy, Retry-After), not DB_ERROR (500). */
+Test(pool, statement_timeout_is_busy_and_the_connection_stays_usable, .timeout = 20)
+{
+    char *url = test_db_create();
+    struct config cfg;
+    pool_config(&cfg, url, (const char *[]){"pool_max", "1", "statement_timeout", "200ms", NULL});
+    struct db_pool *pool = db_pool_create(&cfg);
+    PGresult *res;
+    const char *secs[] = {"5"};
+    cr_assert_eq(db_query(pool, &stmt_sleep, secs, &res), DB_BUSY);
+    cr_assert_null(res);
+    const char *v[] = {"1"};
+    cr_assert_eq(db_query(pool, &stmt_one, v, &res), DB_OK);
+    PQclear(res);
+    struct db_pool_stats s;
+    db_pool_stats(pool, &s);
+    cr_assert_eq(s.connects, 1, "the same connection served both");
+    db_pool_free(pool);
+    config_free(&cfg);
+    free(url);
+}
+
 Test(pool, release_rolls_back_an_open_transaction)
 {
     char *url = test_db_create();
