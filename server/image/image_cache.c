@@ -321,11 +321,16 @@ static void wake_evictor(struct image_cache *c)
     pthread_mutex_unlock(&c->evict_lock);
 }
 
+static int mkdir_parents(const char *dir);
+
 static int disk_put(struct image_cache *c, const struct image_cache_key *k, const struct image_blob *b)
 {
     char path[4200], tmp[4300], sub[4200];
     snprintf(sub, sizeof sub, "%s/%.2s", c->dir, k->hex);
-    if (mkdir(sub, 0755) < 0 && errno != EEXIST) return -1;
+    int made = mkdir(sub, 0755);
+    /* The directory itself is gone ("rm -rf" to clear the cache): make it again. */
+    if (made < 0 && errno == ENOENT && mkdir_parents(c->dir) == 0) made = mkdir(sub, 0755);
+    if (made < 0 && errno != EEXIST) return -1;
     entry_path(c, k->hex, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s/.%s.%d.%llu.tmp", sub, k->hex, (int)getpid(),
              (unsigned long long)atomic_fetch_add(&c->temp_seq, 1));
@@ -358,8 +363,8 @@ void image_cache_put(struct image_cache *c, const struct image_cache_key *k, str
     mem_insert(c, k->hex, b);
     if (disk_put(c, k, b) < 0)
         warn_once(c, "cannot write an entry", errno);
-    else if (!atomic_load(&c->disk_ok) && atomic_load(&c->write_errors) == 0)
-        atomic_store(&c->disk_ok, true);
+    else
+        atomic_store(&c->disk_ok, true); /* the gauge follows the latest write: a fixed disk reads 1 again */
 }
 
 /* ---------------------------------------------------------------- eviction */

@@ -932,3 +932,29 @@ Test(images, one_cold_request_counts_one_cache_miss)
     cr_assert_eq(metric(&s, "tessera_image_cache_misses_total"), 1);
     site_finish(&s);
 }
+
+/* "rm -rf var/cache/images" is how an operator clears the cache: the next variant makes the
+ * directory again, and the ok gauge tells the truth once writes succeed. */
+Test(images, a_removed_cache_dir_is_made_again)
+{
+    struct site s;
+    site_prepare(&s);
+    site_start(&s, NULL);
+    struct http_result r;
+    get_image(&s, "url=/orient-1.jpg&w=32&q=75", "image/webp", &r);
+    cr_assert_str_eq(header(&r, "X-Cache"), "MISS");
+    http_result_free(&r);
+    cr_assert_eq(count_entries(s.cache, NULL, 0), 1);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s.cache);
+    cr_assert_eq(system(cmd), 0);
+    get_image(&s, "url=/orient-2.jpg&w=32&q=75", "image/webp", &r);
+    cr_assert_eq(r.status, 200);
+    http_result_free(&r);
+    get_image(&s, "url=/orient-3.jpg&w=32&q=75", "image/webp", &r);
+    cr_assert_eq(r.status, 200);
+    http_result_free(&r);
+    cr_assert_eq(count_entries(s.cache, NULL, 0), 2, "both new variants are on disk again");
+    cr_assert_eq(metric(&s, "tessera_image_cache_ok"), 1);
+    site_finish(&s);
+}
