@@ -150,9 +150,13 @@ const char *migrate_statement_end(const char *sql)
         if (*p == ';')
             return p + 1;
         if (*p == '\'' || *p == '"') {
+            /* In E'...' a backslash also escapes (E'it\'s'); E must start a word, since
+             * name'...' is a literal after an identifier. */
+            bool backslash = *p == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e') &&
+                             (p - 1 == sql || !(isalnum((unsigned char)p[-2]) || p[-2] == '_' || p[-2] == '$'));
             char quote = *p++;
             while (*p && !(*p == quote && p[1] != quote))
-                p += (*p == quote) ? 2 : 1; /* doubled quote is an escaped one */
+                p += (*p == quote || (backslash && *p == '\\' && p[1])) ? 2 : 1; /* an escaped quote */
             if (*p)
                 p++;
         } else if (p[0] == '-' && p[1] == '-') {

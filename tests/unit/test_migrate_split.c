@@ -40,3 +40,14 @@ Test(migrate_split, unterminated_runs_to_the_end)
     cr_assert_eq(first_len(sql), strlen(sql));
     cr_assert_eq(first_len(""), 0);
 }
+
+/* In an E'' string a backslash escapes the quote: E'it\'s; here' is one literal. */
+Test(migrate_split, escape_strings_honour_backslashes)
+{
+    const char *sql = "COMMENT ON TABLE t IS E'it\\'s; here'; SELECT 2;";
+    cr_assert_eq(first_len(sql), strlen("COMMENT ON TABLE t IS E'it\\'s; here';"));
+    const char *lower = "SELECT e'a\\\\'; SELECT 2;"; /* e'a\\' ends after the escaped backslash */
+    cr_assert_eq(first_len(lower), strlen("SELECT e'a\\\\';"));
+    const char *ident = "SELECT name'x;y' FROM t; SELECT 2;"; /* not E'': a plain literal after an identifier */
+    cr_assert_eq(first_len(ident), strlen("SELECT name'x;y' FROM t;"));
+}
