@@ -529,14 +529,16 @@ static int serve_variant(struct image_service *svc, struct http_exchange *ex, st
                          const struct image_params *p, enum image_format source_format)
 {
     if (!codecs_ready(svc)) return reply_reason(svc, ex, 503, "image codecs are not available on this server");
-    enum image_format f = image_format_choose(http_header(ex, "Accept"), svc->offered, source_format);
+    const char *accept = http_header(ex, "Accept");
+    enum image_format f = image_format_choose(accept, svc->offered, source_format);
     struct send_opts o = {.path = p->path, .format = f, .max_age = svc->cfg->images.ttl_s};
     struct image_cache_key k;
     key_for(svc, p->path, src, p->width, p->quality, f, &k);
     struct image_blob *b = image_cache_get(svc->cache, &k);
     if (b) return o.x_cache = "HIT", reply_blob(svc, ex, &o, b);
+    /* The stand-in is what this client would get without AVIF: only WebP qualifies. */
     if (f == IMAGE_FORMAT_AVIF && svc->cfg->images.avif_first_miss == AVIF_FIRST_MISS_WEBP &&
-        (svc->offered & (1u << IMAGE_FORMAT_WEBP))) {
+        image_format_choose(accept, svc->offered & ~(1u << IMAGE_FORMAT_AVIF), source_format) == IMAGE_FORMAT_WEBP) {
         bg_avif_start(svc, p);
         f = o.format = IMAGE_FORMAT_WEBP;
         o.max_age = FIRST_MISS_MAX_AGE;

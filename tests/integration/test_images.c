@@ -723,6 +723,26 @@ Test(images, avif_first_miss_webp_answers_webp_then_avif)
     site_finish(&s);
 }
 
+/* The WebP stand-in is only for a client that takes WebP: one that names AVIF alone, or
+ * refuses WebP with q=0, waits for the AVIF instead. */
+Test(images, avif_first_miss_never_sends_webp_to_a_client_without_it)
+{
+    struct site s;
+    site_prepare(&s);
+    site_start(&s, "avif_first_miss = webp");
+    const char *accepts[] = {"image/avif", "image/avif,image/webp;q=0"};
+    const char *queries[] = {"url=/orient-1.jpg&w=32&q=75", "url=/orient-2.jpg&w=32&q=75"};
+    for (int i = 0; i < 2; i++) {
+        struct http_result r;
+        get_image(&s, queries[i], accepts[i], &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        cr_assert_str_eq(header(&r, "Content-Type"), "image/avif", "Accept: %s", accepts[i]);
+        cr_assert_str_eq(header(&r, "Cache-Control"), "public, max-age=86400");
+        http_result_free(&r);
+    }
+    site_finish(&s);
+}
+
 Test(images, images_build_warms_the_cache_for_later_hits)
 {
     struct site s;
