@@ -211,7 +211,8 @@ static bool exec_ok(PGconn *pg, const char *sql, const char *what)
 {
     PGresult *res = PQexec(pg, sql);
     ExecStatusType st = PQresultStatus(res);
-    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    /* EMPTY_QUERY: a file of comments only, e.g. a placeholder for a withdrawn number. */
+    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
     if (!ok)
         report_failure(what, pg, res);
     PQclear(res);

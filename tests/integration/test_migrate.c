@@ -220,3 +220,28 @@ Test(migrate, preference_duplicates_resolved_newest_wins)
     cr_assert_eq(system(cmd), 0);
     free(url);
 }
+
+/* A file of comments only (a placeholder for a withdrawn number) is an empty query to
+ * PostgreSQL, not a failure: it used to stop migrate and serve with an empty message. */
+Test(migrate, comment_only_file_is_applied_and_recorded)
+{
+    char *url = test_db_create();
+    char dir[] = "/tmp/tessera-h5-mig-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    copy_embedded_set(dir, 5);
+    char path[300];
+    snprintf(path, sizeof path, "%s/0006_withdrawn.sql", dir);
+    write_text(path, "-- withdrawn before release; the number stays taken\n");
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "applied 0006_withdrawn.sql"), "%s", out);
+    free(out);
+    free(err);
+    char *rec = test_db_scalar(url, "SELECT count(*) FROM tessera_migrations WHERE name = '0006_withdrawn.sql'");
+    cr_assert_str_eq(rec, "1");
+    free(rec);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+    free(url);
+}
