@@ -978,3 +978,32 @@ Test(images, a_removed_cache_dir_is_made_again)
     cr_assert_eq(metric(&s, "tessera_image_cache_ok"), 1);
     site_finish(&s);
 }
+
+/* WebP holds at most 16383 px a side: a long screenshot (1080 x 20000 at w=1080) asked for
+ * as WebP gets its own format back, not a 500. */
+Test(images, a_source_too_tall_for_webp_comes_in_its_own_format)
+{
+    struct site s;
+    site_prepare(&s);
+    char path[200];
+    snprintf(path, sizeof path, "%s/long.jpg", s.www);
+    write_noise_jpeg(path, 40, 17000, 80, 2);
+    site_start(&s, NULL);
+    struct http_result r;
+    get_image(&s, "url=/long.jpg&w=64&q=75", "image/webp", &r);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    cr_assert_str_eq(header(&r, "Content-Type"), "image/jpeg");
+    cr_assert_str_eq(header(&r, "Content-Disposition"), "inline; filename=\"long.jpg\"");
+    struct pixels px;
+    decode_response(&r, &px);
+    cr_assert_eq(px.w, 40);
+    cr_assert_eq(px.h, 17000);
+    pixels_free(&px);
+    http_result_free(&r);
+    get_image(&s, "url=/long.jpg&w=64&q=75", "image/webp", &r);
+    cr_assert_str_eq(header(&r, "X-Cache"), "HIT");
+    cr_assert_str_eq(header(&r, "Content-Type"), "image/jpeg");
+    cr_assert_str_eq(header(&r, "Content-Disposition"), "inline; filename=\"long.jpg\"");
+    http_result_free(&r);
+    site_finish(&s);
+}
