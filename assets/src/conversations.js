@@ -18,7 +18,7 @@ export function createList({ firstPage }) {
     onclick: () => { if (state.archived !== archived) { state.archived = archived; load(true); } },
   }, archived ? 'Archived' : 'Active'));
 
-  const title = h('input', { id: 'new-title', name: 'title', required: true, maxlength: '200', autocomplete: 'off' });
+  const title = h('input', { id: 'new-title', name: 'title', dir: 'auto', required: true, maxlength: '200', autocomplete: 'off' });
   const createBtn = h('button', { type: 'submit', class: 'primary' }, 'Create');
   const form = h('form', { class: 'new', onsubmit: create },
     h('label', { for: 'new-title' }, 'New conversation'),
@@ -104,7 +104,7 @@ export function createList({ firstPage }) {
     const hadFocus = ul.contains(document.activeElement) ? document.activeElement.dataset.id : null;
     replace(ul, state.items.map((c) => h('li', {},
       h('a', { href: '#/c/' + c.id, 'data-id': c.id, 'aria-current': c.id === state.current ? 'page' : null },
-        h('span', { class: 'title' }, c.title),
+        h('span', { class: 'title', dir: 'auto' }, c.title),
         h('time', { datetime: c.updated_at, class: 'muted' }, when(c.updated_at))))));
     if (hadFocus) focus(ul.querySelector('[data-id="' + hadFocus + '"]'));
     empty.hidden = state.loading || state.items.length > 0;

@@ -13,12 +13,12 @@ const MAX_PAGES = 10;   // bound on a single open: 5,000 messages
 export function renderThread(main, id, { list, user, onGone }) {
   const state = { conv: list.find(id) || null, messages: [], shown: SHOW };
   const box = alertBox();
-  const heading = h('h2', { class: 'title', tabindex: '-1' }, state.conv ? state.conv.title : 'Loading…');
+  const heading = h('h2', { class: 'title', dir: 'auto', tabindex: '-1' }, state.conv ? state.conv.title : 'Loading…');
   const actions = h('div', { class: 'actions' });
   const earlier = h('button', { type: 'button', class: 'more', hidden: true, onclick: showEarlier }, 'Load earlier messages');
   const ol = h('ol', { class: 'messages', 'aria-label': 'Messages' });
   const scroller = h('div', { class: 'scroll' }, earlier, ol);
-  const text = h('textarea', { id: 'composer', name: 'content', rows: '2', required: true, maxlength: '65536',
+  const text = h('textarea', { id: 'composer', name: 'content', dir: 'auto', rows: '2', required: true, maxlength: '65536',
     placeholder: 'Write a message…', enterkeyhint: 'send', 'aria-describedby': 'composer-hint',
     onkeydown: (e) => { if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); } } });
   const form = h('form', { class: 'composer', onsubmit: send },
@@ -48,7 +48,9 @@ export function renderThread(main, id, { list, user, onGone }) {
         cursor = page.next;
         if (!cursor) break;
       }
-      state.messages = all;
+      // Messages sent meanwhile stay: these pages may have been read before they were stored.
+      const have = new Set(all.map((m) => m.id));
+      state.messages = all.concat(state.messages.filter((m) => !have.has(m.id)));
       render(true);
     } catch (err) {
       if (err.status === 404) { onGone(id, err.message); return; }
@@ -69,6 +71,8 @@ export function renderThread(main, id, { list, user, onGone }) {
     }
   }
 
+  // dir=auto on everything people write: Hebrew or Arabic runs right to left, its punctuation
+  // at its end, and a stray direction override stays inside its element.
   function item(m) {
     const who = m.role === 'user' ? (user.name || 'You') : m.role === 'assistant' ? 'Assistant' : 'System';
     return h('li', { class: 'msg ' + m.role + (m.pending ? ' pending' : '') + (m.failed ? ' failed' : '') },
@@ -76,7 +80,7 @@ export function renderThread(main, id, { list, user, onGone }) {
       h('div', { class: 'bubble' },
         h('p', { class: 'meta' }, h('strong', {}, who), ' ',
           m.created_at ? h('time', { datetime: m.created_at, title: full(m.created_at) }, when(m.created_at)) : h('span', { class: 'muted' }, 'sending…')),
-        h('p', { class: 'content' }, m.content),
+        h('p', { class: 'content', dir: 'auto' }, m.content),
         m.failed ? h('p', { class: 'error' }, m.failed, ' ', h('button', { type: 'button', class: 'link', onclick: () => post(m) }, 'Retry')) : null));
   }
 
@@ -162,7 +166,7 @@ export function renderThread(main, id, { list, user, onGone }) {
 
   // Rename in place: the heading becomes a small form; Escape cancels.
   function rename() {
-    const input = h('input', { id: 'rename', value: state.conv.title, required: true, maxlength: '200',
+    const input = h('input', { id: 'rename', value: state.conv.title, dir: 'auto', required: true, maxlength: '200',
       onkeydown: (e) => { if (e.key === 'Escape') cancel(); } });
     const f = h('form', { class: 'rename', onsubmit: async (e) => {
       e.preventDefault();
@@ -182,7 +186,7 @@ export function renderThread(main, id, { list, user, onGone }) {
   function confirmDelete() {
     const dlg = h('dialog', { class: 'confirm', 'aria-labelledby': 'del-title' },
       h('form', { method: 'dialog' },
-        h('h2', { id: 'del-title' }, 'Delete “' + state.conv.title + '”?'),
+        h('h2', { id: 'del-title' }, 'Delete “', h('bdi', {}, state.conv.title), '”?'),
         h('p', {}, 'Its messages are deleted too. This cannot be undone.'),
         h('div', { class: 'actions' },
           h('button', { value: 'cancel', autofocus: true }, 'Cancel'),

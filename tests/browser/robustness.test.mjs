@@ -55,6 +55,19 @@ describe('dashboard robustness in Chromium', { timeout: 240_000 }, () => {
     assert.equal(await page.locator('img[src=x], #app script').count(), 0);
   });
 
+  test('right-to-left titles and messages run right to left', async () => {
+    const conv = await (await post('/api/conversations', { title: 'שלום עולם!' })).json();
+    await post(`/api/conversations/${conv.id}/messages`, { role: 'assistant', content: 'مرحبا بالعالم!' });
+    await post(`/api/conversations/${conv.id}/messages`, { role: 'assistant', content: 'Left to right.' });
+    await page.goto(`${world.base}/#/c/${conv.id}`);
+    await page.reload();
+    await page.locator('.msg').nth(1).waitFor();
+    const dir = (sel) => page.$$eval(sel, (els) => els.map((e) => getComputedStyle(e).direction));
+    assert.deepEqual(await dir('.msg .content'), ['rtl', 'ltr']);
+    assert.deepEqual(await dir('.thread-head h2'), ['rtl']);
+    assert.equal((await dir('.convs .title'))[0], 'rtl');
+  });
+
   test('a mangled conversation address says the conversation is gone, without a page error', async () => {
     await page.goto(world.base + '/#/c/%E0%A4%A');
     await page.waitForFunction(() => location.hash === '#/');
@@ -110,6 +123,23 @@ describe('dashboard robustness in Chromium', { timeout: 240_000 }, () => {
     await page.locator('.msg', { hasText: 'Written second' }).waitFor();
     const texts = await page.$$eval('.msg .content', (els) => els.map((e) => e.textContent));
     assert.deepEqual(texts.slice(-2), ['Written first', 'Written second']);
+  });
+
+  test('a message sent while the conversation is still loading stays in view', async () => {
+    const conv = await (await post('/api/conversations', { title: 'Slow to open' })).json();
+    await post(`/api/conversations/${conv.id}/messages`, { role: 'assistant', content: 'Already there' });
+    // The server answers the pages at once; they reach the page after the message is stored.
+    await page.route(/\/messages\?/, async (route) => {
+      const response = await route.fetch();
+      await new Promise((r) => setTimeout(r, 1500));
+      return route.fulfill({ response });
+    });
+    await page.goto(`${world.base}/#/c/${conv.id}`);
+    await page.fill('#composer', 'Typed while it opened');
+    await page.press('#composer', 'Enter');
+    await page.locator('.msg', { hasText: 'Already there' }).waitFor();
+    await page.unroute(/\/messages\?/);
+    assert.deepEqual(await page.$$eval('.msg .content', (els) => els.map((e) => e.textContent)), ['Already there', 'Typed while it opened']);
   });
 
   test('a theme the server refuses to change (403 immutable) is undone on screen and on reload', async () => {
