@@ -22,9 +22,12 @@ struct image_variant {
     uint8_t *data;              /* malloc'd, owned by the caller after success */
     size_t len;
     int width, height;
+    enum image_format format;   /* as asked, except WebP too large for WebP (see below) */
 };
 
-/* info comes from image_probe on the same bytes. Returns 0 or an HTTP status + reason. */
+/* info comes from image_probe on the same bytes. Returns 0 or an HTTP status + reason.
+ * WebP holds at most 16383 px a side: such an output comes in the source's own format
+ * (PNG for WebP and AVIF sources), as a client without WebP would get it. */
 int image_transcode(const uint8_t *src, size_t len, const struct image_info *info,
                     const struct image_transcode_opts *o, struct image_variant *out, char *reason, size_t rsize);
 

@@ -129,7 +129,7 @@ static void build_widths(struct build *b, const char *url, const struct stat *st
                 atomic_fetch_add(&b->failed, 1);
                 continue;
             }
-            blob = image_blob_create(v.data, v.len, image_format_mime(f), k.hex);
+            blob = image_blob_create(v.data, v.len, image_format_mime(v.format), k.hex);
             free(v.data);
             if (blob) image_cache_put(b->cache, &k, blob);
             atomic_fetch_add(&b->built, 1);

@@ -349,13 +349,6 @@ static int transcode_run(struct transcode_job *job)
     struct image_info info;
     int st = image_probe(job->bytes, job->len, &o.limits, &info, job->reason, REASON_MAX);
     if (st == 0 && (info.animated || info.format == IMAGE_FORMAT_SVG)) return STATUS_PASS;
-    if (st == 0 && o.format == IMAGE_FORMAT_WEBP) {
-        /* WebP holds at most 16383 px a side (a long screenshot at w=1080): the client gets
-         * what it would without WebP. The key still names WebP, so this is decided once. */
-        int tw, th;
-        image_transcode_size(&info, job->width, &tw, &th);
-        if (tw > WEBP_MAX_DIMENSION || th > WEBP_MAX_DIMENSION) o.format = image_format_choose(NULL, 0, info.format);
-    }
     struct image_variant v = {0};
     if (st == 0) st = image_transcode(job->bytes, job->len, &info, &o, &v, job->reason, REASON_MAX);
     int64_t took = clock_monotonic_us() - start;
@@ -366,8 +359,8 @@ static int transcode_run(struct transcode_job *job)
     }
     atomic_fetch_add(&svc->transcodes, 1);
     log_info("image: transcoded %s w=%d q=%d -> %s %dx%d %zu bytes in %lld ms", job->path, job->width, job->quality,
-             image_format_name(o.format), v.width, v.height, v.len, (long long)(took / 1000));
-    job->blob = image_blob_create(v.data, v.len, image_format_mime(o.format), job->key.hex);
+             image_format_name(v.format), v.width, v.height, v.len, (long long)(took / 1000));
+    job->blob = image_blob_create(v.data, v.len, image_format_mime(v.format), job->key.hex);
     free(v.data);
     if (!job->blob) return snprintf(job->reason, REASON_MAX, "out of memory"), 500;
     image_cache_put(svc->cache, &job->key, job->blob);

@@ -32,8 +32,12 @@ int image_transcode(const uint8_t *src, size_t len, const struct image_info *inf
         snprintf(reason, rsize, "cannot resize (out of memory)");
         return 500;
     }
+    /* A long screenshot at w=1080 is over WebP's limit; a 500 would help nobody. */
+    out->format = o->format;
+    if (o->format == IMAGE_FORMAT_WEBP && (tw > WEBP_MAX_DIMENSION || th > WEBP_MAX_DIMENSION))
+        out->format = image_format_choose(NULL, 0, info->format);
     struct image_encode_opts eo = {
-        .format = o->format, .quality = o->quality, .avif_speed = o->avif_speed,
+        .format = out->format, .quality = o->quality, .avif_speed = o->avif_speed,
         .webp_method = o->webp_method, .threads = o->threads, .deadline_us = o->limits.deadline_us,
     };
     st = image_encode(&pic, &eo, &out->data, &out->len, reason, rsize);

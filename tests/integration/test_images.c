@@ -1005,5 +1005,22 @@ Test(images, a_source_too_tall_for_webp_comes_in_its_own_format)
     cr_assert_str_eq(header(&r, "Content-Type"), "image/jpeg");
     cr_assert_str_eq(header(&r, "Content-Disposition"), "inline; filename=\"long.jpg\"");
     http_result_free(&r);
+    /* `images build` takes the same way out rather than failing the deployment. */
+    char only[160], ini_path[200];
+    snprintf(only, sizeof only, "%s/build", s.dir);
+    cr_assert_eq(mkdir(only, 0755), 0);
+    snprintf(path, sizeof path, "%s/long.jpg", only);
+    write_noise_jpeg(path, 40, 17000, 80, 2);
+    char *ini = site_ini(&s, NULL);
+    snprintf(ini_path, sizeof ini_path, "%s/build.ini", s.dir);
+    write_bytes(ini_path, ini, strlen(ini));
+    free(ini);
+    char *out = NULL, *err = NULL;
+    int rc = test_run_tessera((const char *[]){"images", "build", only, "--widths", "64", "--formats", "webp",
+                                               "--config", ini_path, NULL}, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "stdout: %s\nstderr: %s", out, err);
+    cr_assert(strstr(out, "0 failed"), "%s", out);
+    free(out);
+    free(err);
     site_finish(&s);
 }
