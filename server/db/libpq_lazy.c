@@ -66,6 +66,8 @@ LAZY_FUNCTION(libpq, int, PQsendQueryPrepared,
                const int *paramLengths, const int *paramFormats, int resultFormat),
               (conn, stmtName, nParams, paramValues, paramLengths, paramFormats, resultFormat))
 LAZY_FUNCTION(libpq, int, PQisBusy, (PGconn *conn), (conn))
+LAZY_FUNCTION(libpq, int, PQsetnonblocking, (PGconn *conn, int arg), (conn, arg))
+LAZY_FUNCTION(libpq, int, PQflush, (PGconn *conn), (conn))
 LAZY_FUNCTION(libpq, PGresult *, PQgetResult, (PGconn *conn), (conn))
 
 /* Results */

@@ -403,6 +403,9 @@ static struct db_conn *open_conn(struct db_pool *pool)
         free(c);
         return NULL;
     }
+    /* Non-blocking, so that a statement larger than the socket buffers is written under the
+     * same deadline as its result is awaited (await_result), not in one blocking send. */
+    PQsetnonblocking(c->pg, 1);
     atomic_fetch_add(&pool->connects, 1);
     return c;
 }
@@ -601,26 +604,37 @@ void db_pool_release(struct db_pool *pool, struct db_conn *c)
 
 /* libpq's blocking calls wait for ever on a server that stopped answering (a frozen host, a
  * partition: the kernel gives up on TCP after ~15 min), and statement_timeout cannot help,
- * since the server is the one enforcing it. So a result is awaited here, up to timeout_ms
- * (0: no limit). NULL when the connection fails or time runs out; then c->silent is set. */
+ * since the server is the one enforcing it. So the rest of the statement is written and its
+ * result awaited here, up to timeout_ms (0: no limit). NULL when the connection fails or
+ * time runs out; then c->silent is set. */
 static PGresult *await_result(struct db_conn *c, int64_t timeout_ms)
 {
     int64_t deadline = now_us() + timeout_ms * 1000;
     PGresult *last = NULL;
+    int unsent = 1; /* until PQflush says all of the statement is written */
     for (;;) {
-        while (PQisBusy(c->pg)) {
+        while (unsent || PQisBusy(c->pg)) {
+            if (unsent && (unsent = PQflush(c->pg)) < 0)
+                break;
+            if (!unsent && !PQisBusy(c->pg))
+                break;
             int64_t left_ms = timeout_ms > 0 ? (deadline - now_us() + 999) / 1000 : -1;
-            struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
-            int r = left_ms == 0 ? 0 : poll(&pfd, 1, left_ms > 1000 ? 1000 : (int)left_ms);
+            struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN | (unsent ? POLLOUT : 0)};
+            int r = left_ms == 0 ? 0 : poll(&pfd, 1, left_ms > 1000 || left_ms < 0 ? 1000 : (int)left_ms);
             if (r < 0 && errno == EINTR)
                 continue;
             if (r == 0 && (timeout_ms <= 0 || now_us() < deadline))
                 continue;
-            if (r <= 0 || !PQconsumeInput(c->pg)) {
+            /* Anything but "writable" (data, EOF, an error) is for PQconsumeInput to read. */
+            if (r <= 0 || ((pfd.revents & ~POLLOUT) && !PQconsumeInput(c->pg))) {
                 c->silent = r == 0;
                 PQclear(last);
                 return NULL;
             }
+        }
+        if (unsent < 0) {
+            PQclear(last);
+            return NULL;
         }
         PGresult *res = PQgetResult(c->pg);
         if (!res)

@@ -340,6 +340,42 @@ Test(pool, frozen_server_ends_the_statement_near_statement_timeout, .timeout = 3
     free(url);
 }
 
+/* The same with a statement too big for the socket buffers: sending it must not block
+ * past the deadline either (PQsend* on a blocking connection waits until all is written). */
+Test(pool, frozen_server_does_not_hold_a_large_statement_being_sent, .timeout = 30)
+{
+    char *url = test_db_create();
+    struct config cfg;
+    pool_config(&cfg, url, (const char *[]){"pool_max", "1", "statement_timeout", "1s", "connect_timeout", "1s",
+                                           NULL});
+    struct db_pool *pool = db_pool_create(&cfg);
+    static const struct db_statement stmt_pid = {"test_pid", "SELECT pg_backend_pid()", 0};
+    static const struct db_statement stmt_len = {"test_len", "SELECT length($1::text)", 1};
+    PGresult *res;
+    cr_assert_eq(db_query(pool, &stmt_pid, NULL, &res), DB_OK);
+    pid_t backend = (pid_t)atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    size_t big_len = 16u << 20;
+    char *big = malloc(big_len + 1);
+    memset(big, 'x', big_len);
+    big[big_len] = '\0';
+    const char *v[] = {big};
+    cr_assert_eq(db_query(pool, &stmt_len, v, &res), DB_OK, "prepared while the server answers");
+    PQclear(res);
+    cr_assert_eq(kill(backend, SIGSTOP), 0);
+    int64_t t0 = clock_monotonic_us();
+    enum db_status st = db_query(pool, &stmt_len, v, &res);
+    int64_t took = clock_monotonic_us() - t0;
+    kill(backend, SIGCONT);
+    PQclear(res);
+    free(big);
+    cr_assert_eq(st, DB_UNAVAILABLE, "got %d", st);
+    cr_assert_lt(took, 4000000, "statement_timeout + connect_timeout + 2 s exceeded: %lld us", (long long)took);
+    db_pool_free(pool);
+    config_free(&cfg);
+    free(url);
+}
+
 /* statement_timeout firing (a held row lock, an overloaded server) is the database being
  * busy, not the query being wrong: DB_BUSY (503 db_busy, Retry-After), not DB_ERROR (500). */
 Test(pool, statement_timeout_is_busy_and_the_connection_stays_usable, .timeout = 20)
