@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +307,31 @@ Test(pool, killed_idle_connection_is_never_handed_out)
     free(url);
 }
 
+/* The backend behind the pool's only connection, frozen with SIGSTOP in place of a server
+ * that stopped answering. Only a local process may be signalled: the connection must come
+ * in over a Unix socket (same host) and the pid be a postgres process; otherwise skip. */
+static pid_t freezable_backend(struct db_pool *pool)
+{
+    static const struct db_statement stmt = {"test_backend", "SELECT pg_backend_pid(), inet_client_addr() IS NULL",
+                                             0};
+    PGresult *res;
+    cr_assert_eq(db_query(pool, &stmt, NULL, &res), DB_OK);
+    pid_t pid = (pid_t)atoi(PQgetvalue(res, 0, 0));
+    bool local = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    PQclear(res);
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    FILE *f = local ? fopen(path, "r") : NULL;
+    if (f) {
+        if (!fgets(comm, sizeof comm, f))
+            comm[0] = '\0';
+        fclose(f);
+    }
+    if (!local || strncmp(comm, "postgres", 8) != 0)
+        cr_skip_test("not a local PostgreSQL reached over a Unix socket: its backend cannot be frozen");
+    return pid;
+}
+
 /* A server that stops answering mid-session (a frozen host, a partition: the kernel takes
  * ~15 min to give up on TCP) cannot enforce statement_timeout itself; the backend is frozen
  * with SIGSTOP to stand in for it. The request must end near the timeouts, not hang. */
@@ -316,12 +342,9 @@ Test(pool, frozen_server_ends_the_statement_near_statement_timeout, .timeout = 3
     pool_config(&cfg, url, (const char *[]){"pool_max", "1", "statement_timeout", "1s", "connect_timeout", "1s",
                                            NULL});
     struct db_pool *pool = db_pool_create(&cfg);
-    static const struct db_statement stmt_pid = {"test_pid", "SELECT pg_backend_pid()", 0};
     PGresult *res;
-    cr_assert_eq(db_query(pool, &stmt_pid, NULL, &res), DB_OK);
-    pid_t backend = (pid_t)atoi(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    cr_assert_eq(kill(backend, SIGSTOP), 0, "the test needs to signal its own cluster's backends");
+    pid_t backend = freezable_backend(pool);
+    cr_assert_eq(kill(backend, SIGSTOP), 0);
     const char *v[] = {"1"};
     int64_t t0 = clock_monotonic_us();
     enum db_status st = db_query(pool, &stmt_one, v, &res);
@@ -349,12 +372,9 @@ Test(pool, frozen_server_does_not_hold_a_large_statement_being_sent, .timeout = 
     pool_config(&cfg, url, (const char *[]){"pool_max", "1", "statement_timeout", "1s", "connect_timeout", "1s",
                                            NULL});
     struct db_pool *pool = db_pool_create(&cfg);
-    static const struct db_statement stmt_pid = {"test_pid", "SELECT pg_backend_pid()", 0};
     static const struct db_statement stmt_len = {"test_len", "SELECT length($1::text)", 1};
     PGresult *res;
-    cr_assert_eq(db_query(pool, &stmt_pid, NULL, &res), DB_OK);
-    pid_t backend = (pid_t)atoi(PQgetvalue(res, 0, 0));
-    PQclear(res);
+    pid_t backend = freezable_backend(pool);
     size_t big_len = 16u << 20;
     char *big = malloc(big_len + 1);
     memset(big, 'x', big_len);
