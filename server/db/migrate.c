@@ -306,13 +306,33 @@ static bool apply_one(PGconn *pg, const struct migration *m)
     return false;
 }
 
+/* Another instance may be migrating, for minutes with a big table: say so before waiting,
+ * or the wait looks like a hang. */
+static bool take_lock(PGconn *pg, FILE *out)
+{
+    PGresult *res = PQexec(pg, "SELECT pg_try_advisory_lock(" MIGRATE_LOCK_KEY ")");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        report_failure("taking the migration lock", pg, res);
+        PQclear(res);
+        return false;
+    }
+    bool taken = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (taken)
+        return true;
+    if (out)
+        fprintf(stderr, "tessera migrate: another instance holds the migration lock; waiting for it\n");
+    else
+        log_info("migrations: another instance holds the migration lock; waiting for it");
+    return exec_ok(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", "taking the migration lock");
+}
+
 /* The session: no statement timeout (waiting for the lock or building an index may take
  * long), quiet notices, then the lock and the bookkeeping table. */
-static bool prepare_session(PGconn *pg)
+static bool prepare_session(PGconn *pg, FILE *out)
 {
     return exec_ok(pg, "SET statement_timeout = 0", "SET statement_timeout") &&
-           exec_ok(pg, "SET client_min_messages = warning", "SET client_min_messages") &&
-           exec_ok(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", "taking the migration lock") &&
+           exec_ok(pg, "SET client_min_messages = warning", "SET client_min_messages") && take_lock(pg, out) &&
            exec_ok(pg,
                    "CREATE TABLE IF NOT EXISTS tessera_migrations ("
                    " name text PRIMARY KEY, sha256 text NOT NULL,"
@@ -322,7 +342,7 @@ static bool prepare_session(PGconn *pg)
 
 static int run_with_connection(PGconn *pg, struct migration_set *set, enum migrate_mode mode, FILE *out)
 {
-    if (!prepare_session(pg))
+    if (!prepare_session(pg, out))
         return -1;
     int rc = load_applied(pg, set);
     if (mode == MIGRATE_STATUS) {

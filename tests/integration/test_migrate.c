@@ -245,3 +245,34 @@ Test(migrate, comment_only_file_is_applied_and_recorded)
     cr_assert_eq(system(cmd), 0);
     free(url);
 }
+
+/* The lock holder releases after a while, from another thread (its connection is idle). */
+static void *release_lock_later(void *arg)
+{
+    usleep(1500000);
+    PQclear(PQexec(arg, "SELECT pg_advisory_unlock_all()"));
+    return NULL;
+}
+
+/* An instance that finds the lock taken says so before it waits: a start-up that stands
+ * still in silence (another instance's long migration) looked like a hang. */
+Test(migrate, waiting_for_the_lock_is_reported, .timeout = 60)
+{
+    char *url = test_db_create();
+    PGconn *holder = PQconnectdb(url);
+    cr_assert_eq(PQstatus(holder), CONNECTION_OK);
+    PGresult *r = PQexec(holder, "SELECT pg_advisory_lock(8387236823431344417)");
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    pthread_t t;
+    pthread_create(&t, NULL, release_lock_later, holder);
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(migrate(url, NULL, &out, &err), 0, "%s", err);
+    pthread_join(t, NULL);
+    cr_assert(strstr(err, "waiting"), "stderr: %s", err);
+    cr_assert(strstr(out, "applied 0000_init.sql"), "%s", out);
+    free(out);
+    free(err);
+    PQfinish(holder);
+    free(url);
+}
