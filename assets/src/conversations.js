@@ -64,6 +64,8 @@ export function createList({ firstPage }) {
       state.items.push(...page.items.filter((c) => !seen.has(c.id)));
       state.next = page.next || null;
     } catch (err) {
+      // A cursor from before a redeploy with another cursor key: start over, as docs/API.md says.
+      if (mine === seq && err.code === 'invalid_cursor' && !reset) return load(true);
       if (mine === seq) showError(box, err, () => load(reset));
     } finally {
       if (mine === seq) {

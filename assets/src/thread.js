@@ -31,10 +31,14 @@ export function renderThread(main, id, { list, user, onGone }) {
   renderActions();
   load();
 
+  // Another view took the page meanwhile: this conversation's late answers change nothing.
+  function left() { return !scroller.isConnected; }
+
   async function load() {
     clearNotice(box);
     try {
       if (!state.conv) state.conv = await api('GET', '/api/conversations/' + encodeURIComponent(id));
+      if (left()) return;
       heading.textContent = state.conv.title;
       document.title = state.conv.title + ' · tessera';
       renderActions();
@@ -42,7 +46,7 @@ export function renderThread(main, id, { list, user, onGone }) {
       // so read every page (bounded), then reveal earlier ones on request.
       let cursor = null;
       const all = [];
-      for (let i = 0; i < MAX_PAGES; i++) {
+      for (let i = 0; i < MAX_PAGES && !left(); i++) {
         const page = await api('GET', '/api/conversations/' + encodeURIComponent(id) + '/messages' + qs({ limit: FETCH, cursor }));
         all.push(...page.items);
         cursor = page.next;
@@ -53,6 +57,7 @@ export function renderThread(main, id, { list, user, onGone }) {
       state.messages = all.concat(state.messages.filter((m) => !have.has(m.id)));
       render(true);
     } catch (err) {
+      if (left()) return;
       if (err.status === 404) { onGone(id, err.message); return; }
       showError(box, err, load);
     }

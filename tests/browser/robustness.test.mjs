@@ -142,6 +142,43 @@ describe('dashboard robustness in Chromium', { timeout: 240_000 }, () => {
     assert.deepEqual(await page.$$eval('.msg .content', (els) => els.map((e) => e.textContent)), ['Already there', 'Typed while it opened']);
   });
 
+  test('a conversation left before it opened cannot send the page elsewhere or rename its tab', async () => {
+    // An address to a conversation that is gone (not in the list), answered slowly: 404.
+    const gone = '00000000-0000-4000-8000-000000000000';
+    await page.route('**/api/conversations/' + gone, async (route) => {
+      const response = await route.fetch();
+      await new Promise((r) => setTimeout(r, 800));
+      return route.fulfill({ response });
+    });
+    const answered = page.waitForResponse((r) => r.url().endsWith('/api/conversations/' + gone));
+    await page.goto(`${world.base}/#/c/${gone}`);
+    await page.click('.convs li:first-child a');
+    const hash = await page.evaluate(() => location.hash);
+    assert.equal((await answered).status(), 404);
+    await page.waitForTimeout(300);
+    await page.unroute('**/api/conversations/' + gone);
+    assert.equal(await page.evaluate(() => location.hash), hash);
+    assert.equal(await page.title(), (await page.locator('.thread-head h2').textContent()) + ' · tessera');
+  });
+
+  test('"Load more" with a cursor the server no longer accepts starts the list over', async () => {
+    for (let i = 1; i <= 21; i++) assert.equal((await post('/api/conversations', { title: `Filler ${i}` })).status(), 201);
+    await page.goto(world.base + '/#/');
+    await page.reload();
+    await page.locator('.convs li').nth(19).waitFor();
+    // What a redeploy with another api.cursor_secret does to a cursor handed out before it.
+    await page.route(/cursor=/, (route) => route.fulfill({ status: 400, contentType: 'application/json',
+      body: JSON.stringify({ error: { code: 'invalid_cursor', message: 'cursor is not valid for this list', field: 'cursor' } }) }));
+    const first = page.waitForRequest((r) => /\/api\/conversations\?/.test(r.url()) && !r.url().includes('cursor='));
+    await page.click('button.more:has-text("Load more")');
+    await first;
+    await page.unroute(/cursor=/);
+    await page.locator('.convs li').nth(19).waitFor();
+    assert.ok(await page.locator('.sidebar [role=alert]').isHidden());
+    await page.click('button.more:has-text("Load more")');
+    await page.locator('.convs li').nth(20).waitFor();
+  });
+
   test('a theme the server refuses to change (403 immutable) is undone on screen and on reload', async () => {
     await page.route('**/api/preferences/theme', (route) => route.fulfill({ status: 403, contentType: 'application/json',
       body: JSON.stringify({ error: { code: 'immutable', message: 'theme is set by your administrator' } }) }));
