@@ -150,8 +150,10 @@ void server_stop(struct tessera_server *srv)
                 int finished = st->done;
                 pthread_mutex_unlock(&st->lock);
                 if (!finished) {
-                    /* In-flight work outlived the grace period: leave now, as promised. */
-                    log_warn("grace period over with requests still running; exiting");
+                    /* CivetWeb's stop (in-flight requests, then its own threads) outlived the
+                     * grace period: leave now, as promised. With grace_period = 0 this is
+                     * every stop, busy or not, so the line does not claim requests ran. */
+                    log_warn("grace period over before the server had stopped; exiting");
                     fflush(stdout);
                     _exit(0);
                 }
