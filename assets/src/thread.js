@@ -164,7 +164,9 @@ export function renderThread(main, id, { list, user, onGone }) {
       announce(done);
       return true;
     } catch (err) {
-      showError(box, err, () => patch(body, done));
+      // Deleted in another tab or device: off the list, like a conversation found gone on opening.
+      if (err.status === 404) onGone(id, err.message);
+      else showError(box, err, () => patch(body, done));
       return false;
     }
   }
@@ -205,7 +207,8 @@ export function renderThread(main, id, { list, user, onGone }) {
         announce('Conversation deleted.');
         location.hash = '#/';
       } catch (err) {
-        showError(box, err, confirmDelete);
+        if (err.status === 404) onGone(id, err.message);   // already gone: as good as deleted
+        else showError(box, err, confirmDelete);
       }
     });
     document.body.append(dlg);

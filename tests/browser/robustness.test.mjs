@@ -179,6 +179,22 @@ describe('dashboard robustness in Chromium', { timeout: 240_000 }, () => {
     await page.locator('.convs li').nth(20).waitFor();
   });
 
+  test('archiving or deleting a conversation deleted elsewhere takes it off the list', async () => {
+    for (const action of ['Archive', 'Delete']) {
+      const conv = await (await post('/api/conversations', { title: 'Deleted in another tab ' + action })).json();
+      await page.goto(`${world.base}/#/c/${conv.id}`);
+      await page.reload();
+      await page.locator('.thread-head h2', { hasText: 'Deleted in another tab' }).waitFor();
+      const del = await page.request.delete(`${world.base}/api/conversations/${conv.id}`, { headers: { origin: world.base } });
+      assert.equal(del.status(), 204);
+      await page.click(`.thread-head button:has-text("${action}")`);
+      if (action === 'Delete') await page.click('dialog button[value=delete]');
+      await page.waitForFunction(() => location.hash === '#/');
+      await page.locator('[role=status]', { hasText: /no longer exists/ }).waitFor();
+      assert.equal(await page.locator('.convs .title', { hasText: 'Deleted in another tab' }).count(), 0);
+    }
+  });
+
   test('a theme the server refuses to change (403 immutable) is undone on screen and on reload', async () => {
     await page.route('**/api/preferences/theme', (route) => route.fulfill({ status: 403, contentType: 'application/json',
       body: JSON.stringify({ error: { code: 'immutable', message: 'theme is set by your administrator' } }) }));
