@@ -20,6 +20,12 @@ setUnauthorizedHandler(() => {
   if (session) signOutLocally('Your session has ended. Please sign in again.');
 });
 window.addEventListener('hashchange', route);
+// "Skip to content" moves focus only: followed, its #main would be taken for the home route
+// and close the conversation being read.
+document.querySelector('.skip').addEventListener('click', (e) => {
+  e.preventDefault();
+  focus(document.getElementById('main'));
+});
 window.addEventListener('tessera:language', () => {
   if (!session) return;
   session.list.refresh();

@@ -195,6 +195,18 @@ describe('dashboard robustness in Chromium', { timeout: 240_000 }, () => {
     }
   });
 
+  test('"Skip to content" moves focus into the conversation without leaving it', async () => {
+    await page.click('.convs li:first-child a');
+    await page.locator('.thread-head h2').waitFor();
+    const hash = await page.evaluate(() => location.hash);
+    await page.focus('a.skip');   // the first Tab stop of the page
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(200);
+    assert.equal(await page.evaluate(() => location.hash), hash);
+    assert.equal(await page.locator('#composer').count(), 1);
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+  });
+
   test('a theme the server refuses to change (403 immutable) is undone on screen and on reload', async () => {
     await page.route('**/api/preferences/theme', (route) => route.fulfill({ status: 403, contentType: 'application/json',
       body: JSON.stringify({ error: { code: 'immutable', message: 'theme is set by your administrator' } }) }));
