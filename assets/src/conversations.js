@@ -7,6 +7,10 @@ import { when } from './time.js';
 
 const PAGE = 20;
 
+// The API takes any title, blank ones too (other clients): those read "Untitled", not as a
+// row without a name.
+export const titleOf = (c) => c.title.trim() || 'Untitled';
+
 export function createList({ firstPage }) {
   const state = { archived: false, items: [], next: null, current: null, loading: false };
   const box = alertBox();
@@ -106,7 +110,7 @@ export function createList({ firstPage }) {
     const hadFocus = ul.contains(document.activeElement) ? document.activeElement.dataset.id : null;
     replace(ul, state.items.map((c) => h('li', {},
       h('a', { href: '#/c/' + c.id, 'data-id': c.id, 'aria-current': c.id === state.current ? 'page' : null },
-        h('span', { class: 'title', dir: 'auto' }, c.title),
+        h('span', { class: 'title', dir: 'auto' }, titleOf(c)),
         h('time', { datetime: c.updated_at, class: 'muted' }, when(c.updated_at))))));
     if (hadFocus) focus(ul.querySelector('[data-id="' + hadFocus + '"]'));
     empty.hidden = state.loading || state.items.length > 0;

@@ -5,6 +5,7 @@ import { h, replace, focus } from './dom.js';
 import { alertBox, showError, clearNotice, announce } from './notice.js';
 import { avatar, AVATAR } from './images.js';
 import { when, full } from './time.js';
+import { titleOf } from './conversations.js';
 
 const SHOW = 50;        // messages revealed per "Load earlier"
 const FETCH = 500;      // the API's largest page
@@ -13,7 +14,7 @@ const MAX_PAGES = 10;   // bound on a single open: 5,000 messages
 export function renderThread(main, id, { list, user, onGone }) {
   const state = { conv: list.find(id) || null, messages: [], shown: SHOW };
   const box = alertBox();
-  const heading = h('h2', { class: 'title', dir: 'auto', tabindex: '-1' }, state.conv ? state.conv.title : 'Loading…');
+  const heading = h('h2', { class: 'title', dir: 'auto', tabindex: '-1' }, state.conv ? titleOf(state.conv) : 'Loading…');
   const actions = h('div', { class: 'actions' });
   const earlier = h('button', { type: 'button', class: 'more', hidden: true, onclick: showEarlier }, 'Load earlier messages');
   const ol = h('ol', { class: 'messages', 'aria-label': 'Messages' });
@@ -39,8 +40,7 @@ export function renderThread(main, id, { list, user, onGone }) {
     try {
       if (!state.conv) state.conv = await api('GET', '/api/conversations/' + encodeURIComponent(id));
       if (left()) return;
-      heading.textContent = state.conv.title;
-      document.title = state.conv.title + ' · tessera';
+      showTitle();
       renderActions();
       // The API pages forward from the oldest message; the newest are the ones shown first,
       // so read every page (bounded), then reveal earlier ones on request.
@@ -61,6 +61,11 @@ export function renderThread(main, id, { list, user, onGone }) {
       if (err.status === 404) { onGone(id, err.message); return; }
       showError(box, err, load);
     }
+  }
+
+  function showTitle() {
+    heading.textContent = titleOf(state.conv);
+    document.title = heading.textContent + ' · tessera';
   }
 
   function showEarlier() {
@@ -157,8 +162,7 @@ export function renderThread(main, id, { list, user, onGone }) {
     try {
       const updated = await api('PATCH', '/api/conversations/' + encodeURIComponent(id), body);
       state.conv = { ...state.conv, ...body, ...(updated || {}) };
-      heading.textContent = state.conv.title;
-      document.title = state.conv.title + ' · tessera';
+      showTitle();
       list.upsert(state.conv);
       renderActions();
       announce(done);
@@ -193,7 +197,7 @@ export function renderThread(main, id, { list, user, onGone }) {
   function confirmDelete() {
     const dlg = h('dialog', { class: 'confirm', 'aria-labelledby': 'del-title' },
       h('form', { method: 'dialog' },
-        h('h2', { id: 'del-title' }, 'Delete “', h('bdi', {}, state.conv.title), '”?'),
+        h('h2', { id: 'del-title' }, 'Delete “', h('bdi', {}, titleOf(state.conv)), '”?'),
         h('p', {}, 'Its messages are deleted too. This cannot be undone.'),
         h('div', { class: 'actions' },
           h('button', { value: 'cancel', autofocus: true }, 'Cancel'),

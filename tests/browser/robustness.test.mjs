@@ -207,6 +207,15 @@ describe('dashboard robustness in Chromium', { timeout: 240_000 }, () => {
     assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
   });
 
+  test('a blank title, which the API allows, reads "Untitled"', async () => {
+    const conv = await (await post('/api/conversations', { title: '  ' })).json();
+    await page.goto(`${world.base}/#/c/${conv.id}`);
+    await page.reload();
+    await page.locator('.thread-head h2', { hasText: 'Untitled' }).waitFor();
+    assert.equal(await page.locator(`.convs a[data-id="${conv.id}"] .title`).textContent(), 'Untitled');
+    assert.equal(await page.title(), 'Untitled · tessera');
+  });
+
   test('a theme the server refuses to change (403 immutable) is undone on screen and on reload', async () => {
     await page.route('**/api/preferences/theme', (route) => route.fulfill({ status: 403, contentType: 'application/json',
       body: JSON.stringify({ error: { code: 'immutable', message: 'theme is set by your administrator' } }) }));
