@@ -13,7 +13,7 @@ import { BOOT } from './boot-urls.js';
 const root = document.getElementById('app');
 // The illustration painted from index.html: moved between views, never re-created.
 const hero = document.getElementById('hero');
-let session = null;   // { user, list, main, layout } while signed in
+let session = null;   // { user, list, main, layout, thread } while signed in
 
 applyPrefs();
 setUnauthorizedHandler(() => {
@@ -29,7 +29,8 @@ document.querySelector('.skip').addEventListener('click', (e) => {
 window.addEventListener('tessera:language', () => {
   if (!session) return;
   session.list.refresh();
-  route();
+  // Only the dates change: the open conversation keeps its draft, scroll and earlier messages.
+  if (session.thread) session.thread.refresh();
 });
 boot();
 
@@ -81,7 +82,7 @@ function startDashboard(user, firstPage) {
   const layout = h('div', { class: 'layout' }, list.el, main);
   // index.html's "Skip to content" link stays in place and still points at #main.
   replace(root, header, layout);
-  session = { user, list, main, layout };
+  session = { user, list, main, layout, thread: null };
   list.load(true, firstPage);
   route();
 }
@@ -95,8 +96,10 @@ function route() {
   // On narrow screens the list and the conversation take turns on the screen.
   layout.classList.toggle('has-thread', Boolean(id));
   if (id) {
-    renderThread(main, id, { list, user, onGone: (goneId, msg) => { list.remove(goneId); announce(msg); location.hash = '#/'; } }).focus();
+    session.thread = renderThread(main, id, { list, user, onGone: (goneId, msg) => { list.remove(goneId); announce(msg); location.hash = '#/'; } });
+    session.thread.focus();
   } else {
+    session.thread = null;
     document.title = 'tessera';
     replace(main, h('section', { class: 'empty-state' },
       h('figure', { class: 'hero' }, hero),

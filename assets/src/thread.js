@@ -219,5 +219,5 @@ export function renderThread(main, id, { list, user, onGone }) {
     dlg.showModal();
   }
 
-  return { focus: () => focus(heading) };
+  return { focus: () => focus(heading), refresh: () => render(false) };
 }

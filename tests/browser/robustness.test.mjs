@@ -216,6 +216,26 @@ describe('dashboard robustness in Chromium', { timeout: 240_000 }, () => {
     assert.equal(await page.title(), 'Untitled · tessera');
   });
 
+  test('changing the language redraws the dates and keeps the draft being written', async () => {
+    const conv = await (await post('/api/conversations', { title: 'Dates' })).json();
+    await post(`/api/conversations/${conv.id}/messages`, { role: 'assistant', content: 'Dated' });
+    await page.goto(`${world.base}/#/c/${conv.id}`);
+    await page.locator('.msg time').first().waitFor();
+    await page.fill('#composer', 'A draft');
+    await page.click('button:has-text("Preferences")');
+    const saved = page.waitForResponse((r) => r.url().endsWith('/api/preferences/language'));
+    await page.selectOption('#pref-language', 'de');
+    await saved;
+    await page.click('dialog button:has-text("Done")');
+    assert.equal(await page.inputValue('#composer'), 'A draft');
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'de');
+    assert.doesNotMatch(await page.locator('.msg time').first().textContent(), /AM|PM/);
+    await page.click('button:has-text("Preferences")');
+    await page.selectOption('#pref-language', 'en');
+    await page.click('dialog button:has-text("Done")');
+    await page.fill('#composer', '');
+  });
+
   test('a theme the server refuses to change (403 immutable) is undone on screen and on reload', async () => {
     await page.route('**/api/preferences/theme', (route) => route.fulfill({ status: 403, contentType: 'application/json',
       body: JSON.stringify({ error: { code: 'immutable', message: 'theme is set by your administrator' } }) }));
