@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tessera/db_pool.h"
+
 static const char *tessera_bin(void)
 {
     const char *bin = getenv("TESSERA_BIN");
@@ -342,4 +344,26 @@ char *test_db_scalar(const char *url, const char *sql)
     PQclear(r);
     PQfinish(pg);
     return v;
+}
+
+pid_t test_db_freezable_backend(struct db_pool *pool)
+{
+    static const struct db_statement stmt = {"test_backend", "SELECT pg_backend_pid(), inet_client_addr() IS NULL",
+                                             0};
+    PGresult *res;
+    cr_assert_eq(db_query(pool, &stmt, NULL, &res), DB_OK);
+    pid_t pid = (pid_t)atoi(PQgetvalue(res, 0, 0));
+    bool local = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    PQclear(res);
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    FILE *f = local ? fopen(path, "r") : NULL;
+    if (f) {
+        if (!fgets(comm, sizeof comm, f))
+            comm[0] = '\0';
+        fclose(f);
+    }
+    if (!local || strncmp(comm, "postgres", 8) != 0)
+        cr_skip_test("not a local PostgreSQL reached over a Unix socket: its backend cannot be frozen");
+    return pid;
 }

@@ -53,6 +53,13 @@ char *test_db_create(void);
  * Fails the current test when the connection or the statement fails. */
 char *test_db_scalar(const char *url, const char *sql);
 
+struct db_pool;
+/* The pid of the backend behind the pool's only connection (pool_max 1), for tests that
+ * freeze it with SIGSTOP in place of a server that stopped answering. Only a local process
+ * may be signalled: the current test is skipped unless the connection came over a Unix socket
+ * and the pid is a postgres process. */
+pid_t test_db_freezable_backend(struct db_pool *pool);
+
 /* The admin URL of the test cluster (TESSERA_TEST_PG_URL), or NULL. */
 const char *test_pg_url(void);
 #endif

@@ -307,31 +307,6 @@ Test(pool, killed_idle_connection_is_never_handed_out)
     free(url);
 }
 
-/* The backend behind the pool's only connection, frozen with SIGSTOP in place of a server
- * that stopped answering. Only a local process may be signalled: the connection must come
- * in over a Unix socket (same host) and the pid be a postgres process; otherwise skip. */
-static pid_t freezable_backend(struct db_pool *pool)
-{
-    static const struct db_statement stmt = {"test_backend", "SELECT pg_backend_pid(), inet_client_addr() IS NULL",
-                                             0};
-    PGresult *res;
-    cr_assert_eq(db_query(pool, &stmt, NULL, &res), DB_OK);
-    pid_t pid = (pid_t)atoi(PQgetvalue(res, 0, 0));
-    bool local = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-    PQclear(res);
-    char path[64], comm[32] = "";
-    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-    FILE *f = local ? fopen(path, "r") : NULL;
-    if (f) {
-        if (!fgets(comm, sizeof comm, f))
-            comm[0] = '\0';
-        fclose(f);
-    }
-    if (!local || strncmp(comm, "postgres", 8) != 0)
-        cr_skip_test("not a local PostgreSQL reached over a Unix socket: its backend cannot be frozen");
-    return pid;
-}
-
 /* A server that stops answering mid-session (a frozen host, a partition: the kernel takes
  * ~15 min to give up on TCP) cannot enforce statement_timeout itself; the backend is frozen
  * with SIGSTOP to stand in for it. The request must end near the timeouts, not hang. */
@@ -343,7 +318,7 @@ Test(pool, frozen_server_ends_the_statement_near_statement_timeout, .timeout = 3
                                            NULL});
     struct db_pool *pool = db_pool_create(&cfg);
     PGresult *res;
-    pid_t backend = freezable_backend(pool);
+    pid_t backend = test_db_freezable_backend(pool);
     cr_assert_eq(kill(backend, SIGSTOP), 0);
     const char *v[] = {"1"};
     int64_t t0 = clock_monotonic_us();
@@ -374,7 +349,7 @@ Test(pool, frozen_server_does_not_hold_a_large_statement_being_sent, .timeout = 
     struct db_pool *pool = db_pool_create(&cfg);
     static const struct db_statement stmt_len = {"test_len", "SELECT length($1::text)", 1};
     PGresult *res;
-    pid_t backend = freezable_backend(pool);
+    pid_t backend = test_db_freezable_backend(pool);
     size_t big_len = 16u << 20;
     char *big = malloc(big_len + 1);
     memset(big, 'x', big_len);

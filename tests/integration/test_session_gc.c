@@ -139,31 +139,6 @@ Test(session_gc, startup_answers_at_once_while_500k_expired_sessions_go, .timeou
     free(url);
 }
 
-/* The backend behind the pool's only connection, frozen with SIGSTOP in place of a server
- * that stopped answering. Only a local process may be signalled: the connection must come
- * in over a Unix socket (same host) and the pid be a postgres process; otherwise skip. */
-static pid_t freezable_backend(struct db_pool *pool)
-{
-    static const struct db_statement stmt = {"test_backend", "SELECT pg_backend_pid(), inet_client_addr() IS NULL",
-                                             0};
-    PGresult *res;
-    cr_assert_eq(db_query(pool, &stmt, NULL, &res), DB_OK);
-    pid_t pid = (pid_t)atoi(PQgetvalue(res, 0, 0));
-    bool local = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-    PQclear(res);
-    char path[64], comm[32] = "";
-    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-    FILE *f = local ? fopen(path, "r") : NULL;
-    if (f) {
-        if (!fgets(comm, sizeof comm, f))
-            comm[0] = '\0';
-        fclose(f);
-    }
-    if (!local || strncmp(comm, "postgres", 8) != 0)
-        cr_skip_test("not a local PostgreSQL reached over a Unix socket: its backend cannot be frozen");
-    return pid;
-}
-
 /* A frozen database (SIGSTOP on the backend stands in for a host cut off by the network)
  * must not hold the GC thread for as long as TCP would, nor with it the shutdown that joins
  * it: each GC statement waits at most statement_timeout + connect_timeout. */
@@ -176,7 +151,7 @@ Test(session_gc, stop_is_not_held_by_a_frozen_database, .timeout = 30)
     for (int i = 0; kv[i]; i += 2)
         cr_assert_eq(config_set(&cfg, "database", kv[i], kv[i + 1], "test", 0, stderr), 0, "%s", kv[i]);
     struct db_pool *pool = db_pool_create(&cfg);
-    pid_t backend = freezable_backend(pool);
+    pid_t backend = test_db_freezable_backend(pool);
     cr_assert_eq(kill(backend, SIGSTOP), 0);
     struct session_gc *gc = session_gc_start(&cfg, pool);
     usleep(300000); /* the GC is now waiting on the frozen connection */
