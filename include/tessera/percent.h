@@ -8,6 +8,10 @@
 /* 0..15 for a hex digit, -1 otherwise. */
 int percent_hex_value(int c);
 
+/* The character at s (NUL-terminated) as a server that decodes leniently reads it: a valid
+ * %XX escape decoded, anything else, a stray '%' included, as it is. *width: bytes read. */
+int percent_char_at(const char *s, int *width);
+
 enum percent_flags {
     PERCENT_PLUS_IS_SPACE = 1, /* form encoding (query values): '+' means a space */
     PERCENT_ALLOW_NUL = 2,     /* keep %00 in out; the caller checks the returned length */

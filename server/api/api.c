@@ -91,11 +91,9 @@ static void path_routing_form(const char *path, char *out, size_t size)
 {
     size_t n = 0;
     for (const char *p = path; *p && n + 1 < size;) {
-        int c = (unsigned char)*p++;
-        if (c == '%' && percent_hex_value(p[0]) >= 0 && percent_hex_value(p[1]) >= 0) {
-            c = percent_hex_value(p[0]) << 4 | percent_hex_value(p[1]);
-            p += 2;
-        }
+        int width;
+        int c = percent_char_at(p, &width);
+        p += width;
         if (c == ';') {
             p += strcspn(p, "/");
             continue;

@@ -110,17 +110,6 @@ int proxy_parse_status_line(const char *head, size_t len)
     return status >= 100 ? status : -1;
 }
 
-/* The character at p as an upstream that decodes would read it; *width: bytes consumed. */
-static int decoded_at(const char *p, int *width)
-{
-    if (p[0] == '%' && percent_hex_value(p[1]) >= 0 && percent_hex_value(p[2]) >= 0) {
-        *width = 3;
-        return percent_hex_value(p[1]) << 4 | percent_hex_value(p[2]);
-    }
-    *width = 1;
-    return (unsigned char)p[0];
-}
-
 bool proxy_path_is_safe(const char *path)
 {
     int dots = 0;           /* in the current segment, while it holds nothing else */
@@ -128,7 +117,7 @@ bool proxy_path_is_safe(const char *path)
     bool params = false;    /* after a ';': Tomcat reads "..;x" as ".." */
     for (const char *p = path;;) {
         int width = 0;
-        int c = *p ? decoded_at(p, &width) : '/';
+        int c = *p ? percent_char_at(p, &width) : '/';
         if (c == '/' || c == '\\') {
             if (only_dots && (dots == 1 || dots == 2))
                 return false;

@@ -9,6 +9,16 @@ int percent_hex_value(int c)
     return -1;
 }
 
+int percent_char_at(const char *s, int *width)
+{
+    if (s[0] == '%' && percent_hex_value((unsigned char)s[1]) >= 0 && percent_hex_value((unsigned char)s[2]) >= 0) {
+        *width = 3;
+        return percent_hex_value((unsigned char)s[1]) << 4 | percent_hex_value((unsigned char)s[2]);
+    }
+    *width = 1;
+    return (unsigned char)s[0];
+}
+
 int percent_decode(const char *s, size_t len, unsigned flags, char *out, size_t size)
 {
     size_t n = 0;
