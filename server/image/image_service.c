@@ -439,28 +439,26 @@ static int transcode_locked(struct image_service *svc, struct source *src, const
     return st;
 }
 
-/* Cache, then single flight, then a slot. The caller has counted the request's miss. */
-static int variant_get(struct image_service *svc, struct source *src, const char *path, const struct image_params *p,
-                       enum image_format f, struct image_blob **blob, bool *hit, char *reason)
+/* Single flight, then a slot, for a key the caller has just missed in the cache. */
+static int variant_get(struct image_service *svc, struct source *src, const struct image_params *p,
+                       enum image_format f, const struct image_cache_key *k, struct image_blob **blob, bool *hit,
+                       char *reason)
 {
-    struct image_cache_key k;
-    key_for(svc, path, src, p->width, p->quality, f, &k);
-    *blob = image_cache_recheck(svc->cache, &k);
-    *hit = *blob != NULL;
-    if (*hit) return 0;
+    *blob = NULL;
+    *hit = false;
     bool leader;
-    struct flight *fl = flight_join(svc, k.hex, &leader);
+    struct flight *fl = flight_join(svc, k->hex, &leader);
     if (!fl) return snprintf(reason, REASON_MAX, "out of memory"), 500;
     if (!leader) return flight_wait(svc, fl, blob, reason);
     /* A flight that finished just before we joined left its result in the cache. */
     int st = 0;
-    if ((*blob = image_cache_recheck(svc->cache, &k))) {
+    if ((*blob = image_cache_recheck(svc->cache, k))) {
         *hit = true;
     } else if (!slot_acquire(svc)) {
         st = 503;
         snprintf(reason, REASON_MAX, "all image transcode slots are busy");
     } else {
-        st = transcode_locked(svc, src, p, f, &k, blob, reason);
+        st = transcode_locked(svc, src, p, f, k, blob, reason);
     }
     flight_finish(svc, fl, st, reason, *blob);
     return st;
@@ -481,9 +479,12 @@ static void *bg_avif_main(void *arg)
     const char *why;
     char reason[REASON_MAX];
     if (source_open(svc, job->params.path, &src, &why) == 0) {
-        struct image_blob *b = NULL;
+        const struct image_params *p = &job->params;
+        struct image_cache_key k;
+        key_for(svc, p->path, &src, p->width, p->quality, IMAGE_FORMAT_AVIF, &k);
+        struct image_blob *b = image_cache_recheck(svc->cache, &k);
         bool hit;
-        variant_get(svc, &src, job->params.path, &job->params, IMAGE_FORMAT_AVIF, &b, &hit, reason);
+        if (!b) variant_get(svc, &src, p, IMAGE_FORMAT_AVIF, &k, &b, &hit, reason);
         image_blob_unref(b);
     }
     source_close(&src);
@@ -545,17 +546,19 @@ static int serve_variant(struct image_service *svc, struct http_exchange *ex, st
     struct image_cache_key k;
     key_for(svc, p->path, src, p->width, p->quality, f, &k);
     struct image_blob *b = image_cache_get(svc->cache, &k);
-    if (b) return o.x_cache = "HIT", reply_blob(svc, ex, &o, b);
     /* The stand-in is what this client would get without AVIF: only WebP qualifies. */
-    if (f == IMAGE_FORMAT_AVIF && svc->cfg->images.avif_first_miss == AVIF_FIRST_MISS_WEBP &&
+    if (!b && f == IMAGE_FORMAT_AVIF && svc->cfg->images.avif_first_miss == AVIF_FIRST_MISS_WEBP &&
         image_format_choose(accept, svc->offered & ~(1u << IMAGE_FORMAT_AVIF), source_format) == IMAGE_FORMAT_WEBP) {
         bg_avif_start(svc, p);
         f = o.format = IMAGE_FORMAT_WEBP;
         o.max_age = FIRST_MISS_MAX_AGE;
+        key_for(svc, p->path, src, p->width, p->quality, f, &k);
+        b = image_cache_recheck(svc->cache, &k);
     }
+    if (b) return o.x_cache = "HIT", reply_blob(svc, ex, &o, b);
     char reason[REASON_MAX] = "";
     bool hit;
-    int st = variant_get(svc, src, p->path, p, f, &b, &hit, reason);
+    int st = variant_get(svc, src, p, f, &k, &b, &hit, reason);
     if (st == STATUS_PASS) return reply_passthrough(svc, ex, src, source_format, p->path);
     if (st != 0 || !b) return reply_reason(svc, ex, st ? st : 500, reason[0] ? reason : "transcode failed");
     o.x_cache = hit ? "HIT" : "MISS";
