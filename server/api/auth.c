@@ -24,6 +24,7 @@
 #include "tessera/db_pool.h"
 #include "tessera/log.h"
 #include "tessera/sha256.h"
+#include "tessera/utf8.h"
 
 #define TOKEN_BYTES 32
 #define COOKIE_NAME "tessera_session"
@@ -268,43 +269,26 @@ static bool sign_in_origin_ok(const struct http_exchange *ex)
     return api_same_origin(ex);
 }
 
-/* Length of the valid UTF-8 sequence at s (PostgreSQL's rules: no overlong forms, no
- * surrogates, nothing past U+10FFFF), or 0. */
-static size_t utf8_sequence_length(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
-    unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
-    if (len == 0 || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return len;
-}
-
 /* sessions.user_agent is text in a UTF-8 database: a Latin-1 byte, or a cut through a
  * character, would fail the whole sign-in. Invalid bytes become '?'; the copy ends before
  * a character that does not fit whole. */
 static void user_agent_copy(const char *ua, char *out, size_t size)
 {
     const unsigned char *s = (const unsigned char *)ua;
-    size_t n = 0;
-    while (*s) {
-        size_t len = utf8_sequence_length(s);
+    size_t left = strlen(ua), n = 0;
+    while (left) {
+        size_t len = utf8_sequence_length(s, left);
         if (n + (len ? len : 1) >= size)
             break;
         if (len) {
             memcpy(out + n, s, len);
             n += len;
-            s += len;
         } else {
             out[n++] = '?';
-            s++;
+            len = 1;
         }
+        s += len;
+        left -= len;
     }
     out[n] = '\0';
 }

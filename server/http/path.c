@@ -6,38 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
- * Overlong '/' or '.' encodings are the classic way past a naive ".." check. */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t need;
-        unsigned min, cp;
-        if (c < 0x80) { i++; continue; }
-        if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; min = 0x80; }
-        else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; min = 0x800; }
-        else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; min = 0x10000; }
-        else return false;
-        if (n - i <= need) return false;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-        i += need + 1;
-    }
-    return true;
-}
+#include "tessera/percent.h"
+#include "tessera/utf8.h"
 
 /* Percent-decodes the path part of raw into dec. Decoded separators, NUL and control
  * characters are refused here because after decoding they can no longer be told apart. */
@@ -47,8 +17,8 @@ static enum path_status decode_path(const char *raw, char *dec, size_t cap, size
     for (const char *p = raw; *p && *p != '?' && *p != '#'; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '%') {
-            int hi = hex_value((unsigned char)p[1]);
-            int lo = hi < 0 ? -1 : hex_value((unsigned char)p[2]);
+            int hi = percent_hex_value((unsigned char)p[1]);
+            int lo = hi < 0 ? -1 : percent_hex_value((unsigned char)p[2]);
             if (lo < 0) return PATH_BAD_REQUEST;
             c = (unsigned char)(hi * 16 + lo);
             if (c == '/' || c == '\\') return PATH_BAD_REQUEST;
