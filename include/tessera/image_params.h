@@ -45,6 +45,8 @@ unsigned image_formats_parse(const char *list);
 enum image_format image_format_choose(const char *accept, unsigned offered, enum image_format source);
 
 const char *image_format_mime(enum image_format f);
+/* The format image_format_mime names that way, or IMAGE_FORMAT_NONE. */
+enum image_format image_format_from_mime(const char *mime);
 const char *image_format_ext(enum image_format f);   /* "jpg", "png", ... */
 const char *image_format_name(enum image_format f);  /* "jpeg", "png", ... for logs and keys */
 

@@ -229,6 +229,13 @@ const char *image_format_mime(enum image_format f)
     }
 }
 
+enum image_format image_format_from_mime(const char *mime)
+{
+    for (enum image_format f = IMAGE_FORMAT_JPEG; f <= IMAGE_FORMAT_SVG; f++)
+        if (strcmp(mime, image_format_mime(f)) == 0) return f;
+    return IMAGE_FORMAT_NONE;
+}
+
 const char *image_format_ext(enum image_format f)
 {
     switch (f) {

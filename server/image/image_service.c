@@ -267,19 +267,13 @@ static int reply_bytes(struct image_service *svc, struct http_exchange *ex, cons
     return fresh ? 304 : 200;
 }
 
-/* The format a blob really holds, which is not the asked one when WebP could not hold it. */
-static enum image_format blob_format(const struct image_blob *b, enum image_format asked)
-{
-    for (enum image_format f = IMAGE_FORMAT_JPEG; f <= IMAGE_FORMAT_SVG; f++)
-        if (strcmp(b->content_type, image_format_mime(f)) == 0) return f;
-    return asked;
-}
-
 static int reply_blob(struct image_service *svc, struct http_exchange *ex, const struct send_opts *o,
                       struct image_blob *b)
 {
+    /* The file name's extension follows the bytes, not the asked format (WebP too large for WebP). */
     struct send_opts named = *o;
-    named.format = blob_format(b, o->format); /* the file name's extension */
+    enum image_format held = image_format_from_mime(b->content_type);
+    if (held != IMAGE_FORMAT_NONE) named.format = held;
     int st = reply_bytes(svc, ex, &named, b->content_type, b->etag, b->data, b->len);
     image_blob_unref(b);
     return st;

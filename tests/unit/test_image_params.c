@@ -111,6 +111,14 @@ Test(image_params, format_choice_follows_accept_and_ignores_wildcards)
     cr_assert_eq(image_formats_parse(""), 0u);
 }
 
+Test(image_params, mime_names_map_back_to_formats)
+{
+    for (enum image_format f = IMAGE_FORMAT_JPEG; f <= IMAGE_FORMAT_SVG; f++)
+        cr_assert_eq(image_format_from_mime(image_format_mime(f)), f, "%s", image_format_mime(f));
+    cr_assert_eq(image_format_from_mime("application/octet-stream"), IMAGE_FORMAT_NONE);
+    cr_assert_eq(image_format_from_mime(""), IMAGE_FORMAT_NONE);
+}
+
 Test(image_params, hashed_names_safe_filenames_and_etags)
 {
     cr_assert(image_name_is_hashed("/assets/hero.3f9a2b1c.jpg"));
