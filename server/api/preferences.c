@@ -67,11 +67,34 @@ static int handle_list(const struct api_context *ctx, struct http_exchange *ex)
     return status;
 }
 
+static bool holds_real(json_t *value)
+{
+    size_t i;
+    const char *key;
+    json_t *member;
+    if (json_is_real(value))
+        return true;
+    if (json_is_array(value)) {
+        json_array_foreach(value, i, member) {
+            if (holds_real(member))
+                return true;
+        }
+    } else if (json_is_object(value)) {
+        json_object_foreach(value, key, member) {
+            if (holds_real(member))
+                return true;
+        }
+    }
+    return false;
+}
+
 /* jansson writes reals with 17 digits, so 0.1 would be stored and read back as
- * 0.10000000000000001. The fewest digits that give back the same doubles are used instead. */
+ * 0.10000000000000001. The fewest digits that give back the same doubles are used instead;
+ * a value without reals (most: "dark", true, 3) is written once, without the round trips. */
 static char *dump_shortest(json_t *value)
 {
-    for (int digits = 15; digits < 17; digits++) {
+    bool reals = holds_real(value);
+    for (int digits = 15; reals && digits < 17; digits++) {
         char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(digits));
         json_t *back = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
         bool same = back && json_equal(back, value);
