@@ -32,12 +32,16 @@ const char *http_header(const struct http_exchange *ex, const char *name);
 struct http_reply {
     struct strbuf head;
     int status;
+    bool varies_by_encoding;  /* "Vary: Accept-Encoding" is in head */
 };
 
 /* Starts the status line, Date, and the headers every response carries
  * (nosniff, Referrer-Policy, and CSP/HSTS when configured). */
 void reply_start(struct http_reply *r, struct http_exchange *ex, int status);
 void reply_header(struct http_reply *r, const char *name, const char *value);
+/* Adds "Vary: Accept-Encoding" unless the head has it already: a static page and the
+ * dynamic compression below it may both ask for it. */
+void reply_vary_accept_encoding(struct http_reply *r);
 void reply_headerf(struct http_reply *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Adds Content-Length and sends head + body (no body for HEAD or 304) in one write.

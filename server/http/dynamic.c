@@ -26,12 +26,6 @@ static bool head_has_encoding(const struct http_reply *r)
     return r->head.data && strcasestr(r->head.data, "\r\nContent-Encoding:") != NULL;
 }
 
-/* A caller that already said so (a static 406 page): the header goes out once. */
-static bool head_has_vary(const struct http_reply *r)
-{
-    return r->head.data && strcasestr(r->head.data, "\r\nVary: Accept-Encoding\r\n") != NULL;
-}
-
 /* Whether this response can vary by Accept-Encoding at all. */
 static bool dynamic_compressible(const struct config *cfg, const struct http_reply *r, const char *content_type)
 {
@@ -60,7 +54,7 @@ int reply_send_dynamic(struct http_exchange *ex, struct http_reply *r, const cha
     if (!dynamic_compressible(cfg, r, content_type))
         return reply_send(ex, r, body, len);
     /* Vary on identity answers too: a cache must not hand this one to a br client later. */
-    if (!head_has_vary(r)) reply_header(r, "Vary", "Accept-Encoding");
+    reply_vary_accept_encoding(r);
     enum encoding enc = dynamic_choose(ex, cfg, len);
     if (enc == ENCODING_IDENTITY)
         return reply_send(ex, r, body, len);

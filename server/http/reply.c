@@ -102,6 +102,7 @@ void reply_start(struct http_reply *r, struct http_exchange *ex, int status)
 {
     strbuf_init(&r->head);
     r->status = status;
+    r->varies_by_encoding = false;
     strbuf_reserve(&r->head, 512);
     strbuf_printf(&r->head, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, status_text(status), http_date_now());
     strbuf_puts(&r->head, "X-Content-Type-Options: nosniff\r\nReferrer-Policy: strict-origin-when-cross-origin\r\n");
@@ -120,6 +121,13 @@ void reply_header(struct http_reply *r, const char *name, const char *value)
     strbuf_append(&r->head, ": ", 2);
     strbuf_puts(&r->head, value);
     strbuf_append(&r->head, "\r\n", 2);
+}
+
+void reply_vary_accept_encoding(struct http_reply *r)
+{
+    if (!r->varies_by_encoding)
+        reply_header(r, "Vary", "Accept-Encoding");
+    r->varies_by_encoding = true;
 }
 
 void reply_headerf(struct http_reply *r, const char *name, const char *fmt, ...)

@@ -243,7 +243,7 @@ static int send_page(struct http_exchange *ex, int status, const char *title, co
     struct http_reply r;
     reply_start(&r, ex, status);
     if (allow) reply_header(&r, "Allow", allow);
-    if (vary) reply_header(&r, "Vary", "Accept-Encoding");
+    if (vary) reply_vary_accept_encoding(&r);
     reply_header(&r, "Cache-Control", "no-cache");
     reply_send_dynamic(ex, &r, "text/html; charset=utf-8", body, (size_t)n);
     return status;
@@ -726,7 +726,7 @@ static int send_unsatisfiable(struct http_exchange *ex, int64_t size, bool vary)
     struct http_reply r;
     reply_start(&r, ex, 416);
     reply_headerf(&r, "Content-Range", "bytes */%lld", (long long)size);
-    if (vary) reply_header(&r, "Vary", "Accept-Encoding");
+    if (vary) reply_vary_accept_encoding(&r);
     reply_send(ex, &r, "", 0);
     return 416;
 }
