@@ -23,6 +23,7 @@
 #include "tessera/clock.h"
 #include "tessera/codec_lazy.h"
 #include "tessera/cpu.h"
+#include "tessera/file_stream.h"
 #include "tessera/image_cache.h"
 #include "tessera/image_decode.h"
 #include "tessera/image_encode.h"
@@ -247,22 +248,30 @@ struct send_opts {
     bool svg;
 };
 
-static int reply_bytes(struct image_service *svc, struct http_exchange *ex, const struct send_opts *o,
-                       const char *content_type, const char *etag, const void *body, size_t len)
+/* The head every image answer has; returns whether the client's copy is fresh (a 304). */
+static bool image_head(struct image_service *svc, struct http_exchange *ex, const struct send_opts *o,
+                       const char *content_type, const char *etag, struct http_reply *r)
 {
     bool immutable = o->max_age == svc->cfg->images.ttl_s && image_name_is_hashed(o->path);
     bool fresh = image_etag_matches(http_header(ex, "If-None-Match"), etag);
-    struct http_reply r;
-    reply_start(&r, ex, fresh ? 304 : 200);
-    if (!fresh) reply_header(&r, "Content-Type", content_type);
-    reply_header(&r, "Vary", "Accept");
-    reply_header(&r, "ETag", etag);
-    reply_headerf(&r, "Cache-Control", "public, max-age=%lld%s", (long long)o->max_age, immutable ? ", immutable" : "");
-    if (o->x_cache) reply_header(&r, "X-Cache", o->x_cache);
-    if (o->svg) reply_header(&r, "Content-Security-Policy", "script-src 'none'; frame-src 'none'; sandbox;");
+    reply_start(r, ex, fresh ? 304 : 200);
+    if (!fresh) reply_header(r, "Content-Type", content_type);
+    reply_header(r, "Vary", "Accept");
+    reply_header(r, "ETag", etag);
+    reply_headerf(r, "Cache-Control", "public, max-age=%lld%s", (long long)o->max_age, immutable ? ", immutable" : "");
+    if (o->x_cache) reply_header(r, "X-Cache", o->x_cache);
+    if (o->svg) reply_header(r, "Content-Security-Policy", "script-src 'none'; frame-src 'none'; sandbox;");
     char name[160];
     image_safe_filename(o->path, o->format, name, sizeof name);
-    reply_headerf(&r, "Content-Disposition", "inline; filename=\"%s\"", name);
+    reply_headerf(r, "Content-Disposition", "inline; filename=\"%s\"", name);
+    return fresh;
+}
+
+static int reply_bytes(struct image_service *svc, struct http_exchange *ex, const struct send_opts *o,
+                       const char *content_type, const char *etag, const void *body, size_t len)
+{
+    struct http_reply r;
+    bool fresh = image_head(svc, ex, o, content_type, etag, &r);
     reply_send(ex, &r, body, fresh ? 0 : len);
     return fresh ? 304 : 200;
 }
@@ -280,18 +289,23 @@ static int reply_blob(struct image_service *svc, struct http_exchange *ex, const
 }
 
 /* SVG, GIF and animated images go out as they are: re-encoding would lose the animation,
- * and rasterising SVG is out of scope. The ETag comes from size and mtime. */
+ * and rasterising SVG is out of scope. The ETag comes from size and mtime. The file is
+ * streamed from the descriptor the checks were made on: read whole, each slow client of a
+ * large GIF held a copy of it (up to images.max_source_bytes a request). */
 static int reply_passthrough(struct image_service *svc, struct http_exchange *ex, struct source *src,
                              enum image_format format, const char *path)
 {
-    if (source_read(src) < 0) return reply_reason(svc, ex, 500, "out of memory");
     atomic_fetch_add(&svc->passthrough, 1);
     char etag[64];
     snprintf(etag, sizeof etag, "\"p%llx-%llx\"", (unsigned long long)src->st.st_size,
              (unsigned long long)src->st.st_mtim.tv_sec * 1000000000ULL + (unsigned long long)src->st.st_mtim.tv_nsec);
     struct send_opts o = {.path = path, .format = format, .max_age = svc->cfg->images.ttl_s,
                           .svg = format == IMAGE_FORMAT_SVG};
-    return reply_bytes(svc, ex, &o, image_format_mime(format), etag, src->bytes, src->len);
+    struct http_reply r;
+    bool fresh = image_head(svc, ex, &o, image_format_mime(format), etag, &r);
+    if (reply_send_head(ex, &r, src->st.st_size) == 0 && !fresh && !ex->head)
+        file_stream_range(ex, src->fd, 0, src->st.st_size);
+    return fresh ? 304 : 200;
 }
 
 /* ---------------------------------------------------------------- transcoding */

@@ -12,7 +12,11 @@
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <webp/decode.h>
@@ -1022,5 +1026,79 @@ Test(images, a_source_too_tall_for_webp_comes_in_its_own_format)
     cr_assert(strstr(out, "0 failed"), "%s", out);
     free(out);
     free(err);
+    site_finish(&s);
+}
+
+/* ------------------------------------------------------------------ pass-through memory */
+
+static long server_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+    fclose(f);
+    return kb;
+}
+
+static int connect_loopback(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* An animated GIF or an SVG goes out as it is. Held whole in memory for each request, six
+ * slow clients of a 40 MB GIF cost 240 MB; streamed, a chunk each. The clients read the
+ * first bytes of the body (the server is then mid-send for each) and stop reading. */
+Test(images, a_large_pass_through_is_streamed_not_held_whole_per_request)
+{
+    struct site s;
+    site_prepare(&s);
+    enum { SIZE = 40 << 20, CLIENTS = 6 };
+    char path[200];
+    snprintf(path, sizeof path, "%s/big.gif", s.www);
+    char *gif = malloc(SIZE);
+    memset(gif, 0x5a, SIZE);
+    memcpy(gif, "GIF89a", 6);
+    write_bytes(path, gif, SIZE);
+    site_start(&s, NULL);
+    long before = server_rss_kb(s.ts.pid);
+    int fds[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        fds[i] = connect_loopback(s.ts.port);
+        const char *req = "GET /_image?url=/big.gif&w=64&q=75 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          "Accept: image/webp\r\n\r\n";
+        cr_assert_eq(write(fds[i], req, strlen(req)), (ssize_t)strlen(req));
+        char buf[8192];
+        size_t got = 0; /* headers and the first bytes of the body */
+        while (got < sizeof buf) {
+            ssize_t n = read(fds[i], buf + got, sizeof buf - got);
+            cr_assert_gt(n, 0, "client %d: the response started", i);
+            got += (size_t)n;
+        }
+        cr_assert(strstr(buf, "200 OK") && strstr(buf, "image/gif"), "client %d: %.200s", i, buf);
+        cr_assert(memmem(buf, got, "GIF89a", 6), "the body is the file");
+    }
+    long during = server_rss_kb(s.ts.pid);
+    for (int i = 0; i < CLIENTS; i++) close(fds[i]);
+    cr_expect_lt(during - before, 64 * 1024, "RSS grew by %ld kB for %d clients of a 40 MB file",
+                 during - before, CLIENTS);
+    /* A whole read still gets every byte. */
+    struct http_result r;
+    get_image(&s, "url=/big.gif&w=64&q=75", "image/webp", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(r.body_len, (size_t)SIZE);
+    cr_assert_eq(memcmp(r.body, gif, SIZE), 0);
+    http_result_free(&r);
+    free(gif);
     site_finish(&s);
 }
