@@ -5,6 +5,7 @@
  * static.cache_file_max are streamed from disk instead. */
 #include "tessera/static_files.h"
 
+#include <civetweb.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -816,11 +817,14 @@ static int send_entry(struct static_files *sf, struct http_exchange *ex, const s
 
 /* ------------------------------------------------------------------ large files */
 
+/* Writes len bytes of fd from start after a head that promised them. A file truncated while
+ * it is sent cannot keep that promise: the connection then ends with the response, so the
+ * client sees a short body at once instead of waiting on a kept-alive connection for bytes
+ * that never come (or reading the next response as the rest of this one). */
 static int stream_body(struct http_exchange *ex, int fd, int64_t start, int64_t len)
 {
     char *buf = malloc(STREAM_CHUNK);
-    if (!buf) return -1;
-    int rc = 0;
+    int rc = buf ? 0 : -1;
     while (len > 0 && rc == 0) {
         size_t want = len < STREAM_CHUNK ? (size_t)len : STREAM_CHUNK;
         ssize_t n = pread(fd, buf, want, (off_t)start);
@@ -829,6 +833,10 @@ static int stream_body(struct http_exchange *ex, int fd, int64_t start, int64_t 
         else { start += n; len -= n; }
     }
     free(buf);
+    if (rc < 0) {
+        ex->close = true;
+        mg_disable_connection_keep_alive(ex->conn);
+    }
     return rc;
 }
 

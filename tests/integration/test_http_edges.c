@@ -1,0 +1,123 @@
+/* http_edges: what a client sees at the edges of HTTP/1.1 framing and request targets, over
+ * raw sockets (libcurl would normalise these requests): a streamed body cut short by a file
+ * truncated mid-transfer, the absolute-form, and target forms tessera cannot route. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "static_fixture.h"
+
+static struct static_site site;
+
+static void start_default(void)
+{
+    cr_assert_eq(static_site_create(&site), 0);
+    cr_assert_eq(static_site_start(&site, NULL, NULL), 0);
+}
+
+static void stop(void) { static_site_destroy(&site); }
+
+TestSuite(http_edges, .init = start_default, .fini = stop);
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A loopback connection to the site's server; rcvbuf > 0 shrinks the receive window so the
+ * server cannot run far ahead of what the test has read. */
+static int connect_site(int rcvbuf)
+{
+    signal(SIGPIPE, SIG_IGN);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)site.server.port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    return fd;
+}
+
+static void send_all(int fd, const char *text)
+{
+    size_t len = strlen(text);
+    cr_assert_eq(write(fd, text, len), (ssize_t)len);
+}
+
+/* Reads into buf until the peer closes, `size - 1` bytes are in, or deadline_ms passes with
+ * nothing arriving. Returns the byte count; *closed says whether the peer ended the stream. */
+static size_t read_until_close(int fd, char *buf, size_t size, int deadline_ms, bool *closed)
+{
+    size_t len = 0;
+    *closed = false;
+    int64_t end = now_ms() + deadline_ms;
+    while (len < size - 1) {
+        int64_t left = end - now_ms();
+        if (left <= 0) break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)left) <= 0) break;
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n <= 0) { *closed = true; break; }
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+/* ------------------------------------------------------------------ a body cut short */
+
+/* A streamed file (larger than the cache) truncated while it is being sent: the head promised
+ * its old length, so the only honest signal left is the end of the connection. Kept open, the
+ * client waits for bytes that never come (until the keep-alive timeout, 15 s), and a
+ * pipelining client would read the next response as the rest of this body. */
+Test(http_edges, truncated_streamed_file_closes_the_connection)
+{
+    const size_t size = 64u * 1024 * 1024; /* far more than socket buffers hold; sparse on disk */
+    char path[512];
+    snprintf(path, sizeof path, "%s/huge.bin", site.root);
+    cr_assert_eq(site_write(&site, "huge.bin", "", 0), 0);
+    cr_assert_eq(truncate(path, (off_t)size), 0);
+
+    int fd = connect_site(16 * 1024);
+    send_all(fd, "GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    char head[4096] = "";
+    size_t got = 0;
+    while (!strstr(head, "\r\n\r\n") && got < sizeof head - 1) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        cr_assert_gt(poll(&p, 1, 3000), 0, "no response head");
+        ssize_t n = read(fd, head + got, sizeof head - 1 - got);
+        cr_assert_gt(n, 0);
+        got += (size_t)n;
+        head[got] = '\0';
+    }
+    cr_assert_eq(strncmp(head, "HTTP/1.1 200", 12), 0, "%s", head);
+    char want[64];
+    snprintf(want, sizeof want, "Content-Length: %zu\r\n", size);
+    cr_assert(strstr(head, want), "%s", head);
+
+    cr_assert_eq(truncate(path, 0), 0);
+    int64_t cut_at = now_ms();
+    size_t body = got - (size_t)(strstr(head, "\r\n\r\n") + 4 - head);
+    static char buf[1 << 20];
+    bool closed = false;
+    for (;;) { /* drain what the buffers held; then the server must end the connection */
+        size_t n = read_until_close(fd, buf, sizeof buf, 5000, &closed);
+        body += n;
+        if (closed || n == 0 || now_ms() - cut_at > 5000) break;
+    }
+    close(fd);
+    cr_expect_lt(body, size, "the whole body arrived: the truncation came too late to test");
+    cr_expect(closed, "after %zu of %zu body bytes the connection stayed open for 5 s", body, size);
+}
+
