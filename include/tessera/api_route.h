@@ -25,17 +25,18 @@ struct api_context {
     struct cursor_key cursor_key;
 };
 
-/* The first CTE of every route statement: $1 is the session token's SHA-256 in hex, and `s`
- * holds the user's id when the session is valid — so authentication costs no round trip of
- * its own. */
+/* The first CTE of every route statement: $1 is the session token hashes in hex (see
+ * auth_request_token_hash), and `s` holds the user's id of the first valid session among
+ * them, or no row — so authentication costs no round trip of its own. */
 #define API_SESSION_CTE \
-    "WITH s AS (SELECT user_id FROM sessions WHERE token_hash = " AUTH_TOKEN_HASH_PARAM " AND expires_at > now())"
+    "WITH s AS (SELECT user_id FROM sessions WHERE token_hash = " AUTH_TOKEN_HASH_PARAM " AND expires_at > now()" \
+    " ORDER BY " AUTH_TOKEN_HASH_ORDER("token_hash") " LIMIT 1)"
 
 /* One authenticated request. */
 struct api_call {
     const struct api_context *ctx;
     struct http_exchange *ex;
-    char token_hash[65];           /* $1 of every route statement */
+    char token_hash[AUTH_TOKEN_HASHES_SIZE]; /* $1 of every route statement */
     bool by_cookie;
 };
 

@@ -6,12 +6,22 @@
 #ifndef TESSERA_AUTH_H
 #define TESSERA_AUTH_H
 
-/* $1, the hash in hex, as bytes, decoded once per statement. A bare decode($1, 'hex') in a
- * prepared statement's generic plan is evaluated again for every row a sequential scan reads,
- * and the planner scans a sessions table of a few hundred rows sequentially: with the bare
- * form hex_decode was 3 % of all CPU in the PUT benchmark and every authenticated statement
- * ran 10-20 % slower (docs/PERFORMANCE.md, API). */
-#define AUTH_TOKEN_HASH_PARAM "(SELECT decode($1, 'hex'))"
+/* $1 is one or more token hashes in hex, comma-separated (a browser may send several
+ * tessera_session cookies, see auth_request_token_hash); used as "token_hash = "
+ * AUTH_TOKEN_HASH_PARAM. The list is decoded once per statement, as an initplan: a bare
+ * decode($1, 'hex') in a prepared statement's generic plan is evaluated again for every row a
+ * sequential scan reads, and the planner scans a sessions table of a few hundred rows
+ * sequentially: with the bare form hex_decode was 3 % of all CPU in the PUT benchmark and
+ * every authenticated statement ran 10-20 % slower (docs/PERFORMANCE.md, API). "= ANY" of
+ * the array is still an index scan of sessions_token_hash_key. */
+#define AUTH_TOKEN_HASH_PARAM "ANY (ARRAY(SELECT decode(h, 'hex') FROM unnest(string_to_array($1, ',')) h))"
+/* Among several valid sessions of one request, the one listed first acts (ORDER BY this,
+ * LIMIT 1): browsers list the cookie of the most specific path first. */
+#define AUTH_TOKEN_HASH_ORDER(column) "position(encode(" column ", 'hex') in $1)"
+
+/* At most this many tessera_session cookies of one request are tried; $1 fits them all. */
+#define AUTH_TOKEN_CANDIDATES_MAX 8
+#define AUTH_TOKEN_HASHES_SIZE (AUTH_TOKEN_CANDIDATES_MAX * 65)
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,14 +31,22 @@
 
 struct db_pool;
 
-/* The request's session token hash as 64 lowercase hex chars, from the cookie or the bearer
- * header. *by_cookie tells which (CSRF checks apply to cookies only). False when absent or
- * malformed: the caller answers 401. */
-bool auth_request_token_hash(const struct http_exchange *ex, char hash_hex[65], bool *by_cookie);
+/* $1 of the session check: the hash (64 lowercase hex chars) of the bearer token, or, without
+ * one, of every well-formed tessera_session cookie in header order, comma-separated (at most
+ * AUTH_TOKEN_CANDIDATES_MAX). Browsers send one cookie per matching path and domain, a stale
+ * one possibly first, so the statement tries them all at once (no extra round trip).
+ * *by_cookie tells which (CSRF checks apply to cookies only). False when none: the caller
+ * answers 401. */
+bool auth_request_token_hash(const struct http_exchange *ex, char hashes_hex[AUTH_TOKEN_HASHES_SIZE],
+                             bool *by_cookie);
+
+/* Pure: the well-formed tessera_session values of a Cookie header (64 hex chars, lowercased),
+ * in order, duplicates dropped, at most max. Returns how many. */
+size_t auth_cookie_tokens(const char *cookie, char tokens[][65], size_t max);
 
 /* Pure: the raw token (64 hex chars, lowercased) from the Authorization header value
- * ("Bearer <token>", preferred when present) or the Cookie header value (tessera_session).
- * Either may be NULL. False when absent or malformed. */
+ * ("Bearer <token>", preferred when present) or the Cookie header value (its first
+ * well-formed tessera_session). Either may be NULL. False when absent or malformed. */
 bool auth_token_parse(const char *cookie, const char *authorization, char token_hex[65], bool *by_cookie);
 /* Pure: emails are compared trimmed and ASCII-lowercased, at sign-in and in the CLI alike. */
 void auth_email_normalize(const char *in, char *out, size_t size);

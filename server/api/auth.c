@@ -54,11 +54,11 @@ static bool copy_hex_token(const char *s, size_t len, char token_hex[65])
     return true;
 }
 
-static bool token_from_cookie(const char *cookie, char token_hex[65])
+size_t auth_cookie_tokens(const char *cookie, char tokens[][65], size_t max)
 {
-    size_t name_len = strlen(COOKIE_NAME);
+    size_t name_len = strlen(COOKIE_NAME), count = 0;
     const char *p = cookie;
-    while (*p) {
+    while (p && *p && count < max) {
         p += strspn(p, " \t;");
         const char *end = p + strcspn(p, ";");
         if ((size_t)(end - p) > name_len && strncmp(p, COOKIE_NAME, name_len) == 0 && p[name_len] == '=') {
@@ -70,11 +70,26 @@ static bool token_from_cookie(const char *cookie, char token_hex[65])
                 v++;
                 vlen -= 2;
             }
-            return copy_hex_token(v, vlen, token_hex);
+            /* A malformed one (another format, another app's cookie) is skipped, not fatal. */
+            if (copy_hex_token(v, vlen, tokens[count])) {
+                bool seen = false;
+                for (size_t i = 0; i < count && !seen; i++)
+                    seen = strcmp(tokens[i], tokens[count]) == 0;
+                count += !seen;
+            }
         }
         p = end;
     }
-    return false;
+    return count;
+}
+
+static bool token_from_cookie(const char *cookie, char token_hex[65])
+{
+    char tokens[1][65];
+    if (auth_cookie_tokens(cookie, tokens, 1) == 0)
+        return false;
+    memcpy(token_hex, tokens[0], 65);
+    return true;
 }
 
 bool auth_token_parse(const char *cookie, const char *authorization, char token_hex[65], bool *by_cookie)
@@ -138,13 +153,28 @@ int auth_token_new(char token_hex[65], char hash_hex[65])
     return 0;
 }
 
-bool auth_request_token_hash(const struct http_exchange *ex, char hash_hex[65], bool *by_cookie)
+bool auth_request_token_hash(const struct http_exchange *ex, char hashes_hex[AUTH_TOKEN_HASHES_SIZE],
+                             bool *by_cookie)
 {
-    char token[65];
-    hash_hex[0] = '\0';
-    if (!auth_token_parse(http_header(ex, "Cookie"), http_header(ex, "Authorization"), token, by_cookie))
-        return false;
-    return auth_token_hash(token, hash_hex);
+    char tokens[AUTH_TOKEN_CANDIDATES_MAX][65];
+    size_t count = 0;
+    hashes_hex[0] = '\0';
+    *by_cookie = false;
+    const char *authorization = http_header(ex, "Authorization");
+    if (authorization && strncasecmp(authorization, "Bearer ", 7) == 0) {
+        if (!auth_token_parse(NULL, authorization, tokens[0], by_cookie))
+            return false;
+        count = 1;
+    } else {
+        count = auth_cookie_tokens(http_header(ex, "Cookie"), tokens, AUTH_TOKEN_CANDIDATES_MAX);
+        *by_cookie = count > 0;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (i > 0)
+            hashes_hex[65 * i - 1] = ',';
+        auth_token_hash(tokens[i], hashes_hex + 65 * i);
+    }
+    return count > 0;
 }
 
 /* ------------------------------------------------------------------ passwords */
@@ -249,10 +279,13 @@ static const struct db_statement stmt_me = {
     "auth_me",
     "SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name)"
     " FROM sessions s JOIN users u ON u.id = s.user_id"
-    " WHERE s.token_hash = " AUTH_TOKEN_HASH_PARAM " AND s.expires_at > now()",
+    " WHERE s.token_hash = " AUTH_TOKEN_HASH_PARAM " AND s.expires_at > now()"
+    " ORDER BY " AUTH_TOKEN_HASH_ORDER("s.token_hash") " LIMIT 1",
     1,
 };
 
+/* Every session the request names ends: signing out of a browser that holds a second valid
+ * cookie (another path) must not leave it signed in through that one. */
 static const struct db_statement stmt_sign_out = {
     "auth_sign_out",
     "DELETE FROM sessions WHERE token_hash = " AUTH_TOKEN_HASH_PARAM,
@@ -352,7 +385,7 @@ static int handle_sign_in(struct db_pool *pool, const struct config *cfg, struct
 
 static int handle_sign_out(struct db_pool *pool, const struct config *cfg, struct http_exchange *ex)
 {
-    char hash[65];
+    char hash[AUTH_TOKEN_HASHES_SIZE];
     bool by_cookie;
     if (!auth_request_token_hash(ex, hash, &by_cookie))
         return reply_unauthorized(ex);
@@ -370,7 +403,7 @@ static int handle_sign_out(struct db_pool *pool, const struct config *cfg, struc
 
 static int handle_me(struct db_pool *pool, const struct config *cfg, struct http_exchange *ex)
 {
-    char hash[65];
+    char hash[AUTH_TOKEN_HASHES_SIZE];
     bool by_cookie;
     if (!auth_request_token_hash(ex, hash, &by_cookie))
         return reply_unauthorized(ex);

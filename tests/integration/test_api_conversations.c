@@ -359,6 +359,69 @@ API_TEST(api, cookie_writes_need_same_origin)
     cr_expect_eq(api_sql_int(f, "SELECT count(*) FROM conversations"), 1);
 }
 
+/* Browsers send every cookie that matches: a stale tessera_session from another path or
+ * domain can come first. The first one that names a valid session decides, in the same one
+ * statement; a malformed or stale one before it must not make a signed-in user 401. */
+API_TEST(api, stale_session_cookie_before_a_valid_one)
+{
+    char a[65], b[65];
+    api_fixture_user(f, "a@example.test", a);
+    api_fixture_user(f, "b@example.test", b);
+    free(create_conversation(f, b, "b's"));
+    const char *stale = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    char stale_first[256], junk_first[256], a_then_b[256], host[64], origin[96];
+    snprintf(stale_first, sizeof stale_first, "Cookie: tessera_session=%s; theme=x; tessera_session=%s", stale, b);
+    snprintf(junk_first, sizeof junk_first, "Cookie: tessera_session=old-format; tessera_session=%s", b);
+    snprintf(a_then_b, sizeof a_then_b, "Cookie: tessera_session=%s; tessera_session=%s", a, b);
+    snprintf(host, sizeof host, "127.0.0.1:%d", f->srv.port);
+    snprintf(origin, sizeof origin, "Origin: http://%s", host);
+    unsigned long long before = api_statements(f);
+    struct http_result r;
+    const char *cookies[] = {stale_first, junk_first};
+    for (size_t i = 0; i < 2; i++) {
+        const char *h[] = {cookies[i], NULL};
+        api_call(f, "GET", "/api/conversations", NULL, NULL, h, &r);
+        cr_expect_eq(r.status, 200, "%s: %ld %.200s", cookies[i], r.status, r.body);
+        cr_expect(r.body && strstr(r.body, "b's"), "%.200s", r.body);
+        http_result_free(&r);
+        api_call(f, "GET", "/api/me", NULL, NULL, h, &r);
+        cr_expect_eq(r.status, 200, "%s: %ld %.200s", cookies[i], r.status, r.body);
+        cr_expect(r.body && strstr(r.body, "b@example.test"), "%.200s", r.body);
+        http_result_free(&r);
+        const char *w[] = {cookies[i], origin, NULL};
+        api_call(f, "PUT", "/api/preferences/theme", NULL, "{\"value\":\"light\"}", w, &r);
+        cr_expect_eq(r.status, 200, "%s: %ld %.200s", cookies[i], r.status, r.body);
+        http_result_free(&r);
+    }
+    cr_expect_eq(api_statements(f) - before, 6, "6 requests, %llu statements", api_statements(f) - before);
+
+    /* Two valid sessions: the first listed (the browser puts the most specific path first)
+     * is the one acting, never both. */
+    const char *h[] = {a_then_b, NULL};
+    api_call(f, "GET", "/api/conversations", NULL, NULL, h, &r);
+    cr_expect_eq(r.status, 200);
+    cr_expect(r.body && !strstr(r.body, "b's"), "%.200s", r.body);
+    http_result_free(&r);
+    api_call(f, "GET", "/api/me", NULL, NULL, h, &r);
+    cr_expect(r.body && strstr(r.body, "a@example.test"), "%.200s", r.body);
+    http_result_free(&r);
+    const char *w[] = {a_then_b, origin, NULL};
+    api_call(f, "POST", "/api/conversations", NULL, "{\"title\":\"mine\"}", w, &r);
+    cr_expect_eq(r.status, 201, "%.200s", r.body);
+    http_result_free(&r);
+    cr_expect_eq(api_sql_int(f, "SELECT count(*) FROM conversations WHERE title = 'mine'"), 1);
+    cr_expect_eq(api_sql_int(f, "SELECT count(*) FROM conversations c JOIN users u ON u.id = c.user_id"
+                                " WHERE c.title = 'mine' AND u.email = 'a@example.test'"), 1);
+
+    /* Only stale or malformed ones: still 401. */
+    char only_stale[256];
+    snprintf(only_stale, sizeof only_stale, "Cookie: tessera_session=%s; tessera_session=zz", stale);
+    const char *s[] = {only_stale, NULL};
+    api_call(f, "GET", "/api/conversations", NULL, NULL, s, &r);
+    cr_expect_eq(r.status, 401);
+    http_result_free(&r);
+}
+
 API_TEST(api, health_and_unknown_routes)
 {
     json_t *h = call_json(f, "GET", "/api/health", NULL, NULL, 200);
