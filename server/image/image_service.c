@@ -573,6 +573,19 @@ static int serve_variant(struct image_service *svc, struct http_exchange *ex, st
     return reply_blob(svc, ex, &o, b);
 }
 
+/* APNG puts its acTL chunk before the first IDAT and animated WebP sets a flag in its VP8X
+ * header, so the first bytes usually already say "sent unchanged". Such a request then needs
+ * no slot: it neither waits behind real transcodes nor reads the whole file. When the head
+ * does not tell (a large chunk before acTL), the full probe in the slot still decides. */
+static bool head_says_animated(struct image_service *svc, enum image_format sf, const uint8_t *head, ssize_t n)
+{
+    if ((sf != IMAGE_FORMAT_PNG && sf != IMAGE_FORMAT_WEBP) || n <= 0) return false;
+    struct image_limits limits = {.max_pixels = svc->cfg->images.max_source_pixels};
+    struct image_info info;
+    char reason[REASON_MAX];
+    return image_probe(head, (size_t)n, &limits, &info, reason, sizeof reason) == 0 && info.animated;
+}
+
 int image_service_handle(struct image_service *svc, struct http_exchange *ex)
 {
     if (!svc->cfg->images.enabled) return reply_text(ex, 404, "image optimizer is disabled");
@@ -600,7 +613,8 @@ int image_service_handle(struct image_service *svc, struct http_exchange *ex)
     uint8_t head[SNIFF_BYTES];
     ssize_t n = pread(src.fd, head, sizeof head, 0);
     enum image_format sf = image_sniff(head, n > 0 ? (size_t)n : 0);
-    if (sf == IMAGE_FORMAT_SVG || sf == IMAGE_FORMAT_GIF) st = reply_passthrough(svc, ex, &src, sf, p.path);
+    if (sf == IMAGE_FORMAT_SVG || sf == IMAGE_FORMAT_GIF || head_says_animated(svc, sf, head, n))
+        st = reply_passthrough(svc, ex, &src, sf, p.path);
     else if (n <= 0) st = reply_reason(svc, ex, 422, "source image is empty");
     else if (sf == IMAGE_FORMAT_NONE) st = reply_reason(svc, ex, 415, "source is not a supported image (JPEG, PNG, WebP, AVIF, GIF, SVG)");
     else st = serve_variant(svc, ex, &src, &p, sf);
@@ -650,17 +664,22 @@ void image_service_free(struct image_service *svc)
 void image_service_metrics(struct image_service *svc, struct strbuf *out)
 {
     if (!svc->cache) return;
+    pthread_mutex_lock(&svc->lock);
+    int running = svc->slots_max - svc->slots_free;
+    pthread_mutex_unlock(&svc->lock);
     strbuf_printf(out,
                   "# TYPE tessera_image_transcodes_total counter\ntessera_image_transcodes_total %llu\n"
                   "# TYPE tessera_image_transcode_errors_total counter\ntessera_image_transcode_errors_total %llu\n"
                   "# TYPE tessera_image_transcode_seconds_total counter\ntessera_image_transcode_seconds_total %.3f\n"
                   "# TYPE tessera_image_passthrough_total counter\ntessera_image_passthrough_total %llu\n"
                   "# TYPE tessera_image_singleflight_waits_total counter\ntessera_image_singleflight_waits_total %llu\n"
+                  "# TYPE tessera_image_transcodes_running gauge\ntessera_image_transcodes_running %d\n"
                   "# TYPE tessera_image_busy_total counter\ntessera_image_busy_total %llu\n"
                   "# TYPE tessera_image_rejected_total counter\ntessera_image_rejected_total %llu\n",
                   (unsigned long long)atomic_load(&svc->transcodes), (unsigned long long)atomic_load(&svc->transcode_errors),
                   (double)atomic_load(&svc->transcode_us) / 1e6, (unsigned long long)atomic_load(&svc->passthrough),
-                  (unsigned long long)atomic_load(&svc->flight_waits), (unsigned long long)atomic_load(&svc->queue_timeouts),
+                  (unsigned long long)atomic_load(&svc->flight_waits), running,
+                  (unsigned long long)atomic_load(&svc->queue_timeouts),
                   (unsigned long long)atomic_load(&svc->rejected));
     image_cache_metrics(svc->cache, out);
 }

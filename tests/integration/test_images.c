@@ -1102,3 +1102,39 @@ Test(images, a_large_pass_through_is_streamed_not_held_whole_per_request)
     free(gif);
     site_finish(&s);
 }
+
+/* An animated PNG or WebP is sent unchanged, so it must not wait for a transcode slot behind
+ * real transcodes: its first bytes (APNG's acTL chunk, WebP's VP8X animation flag) say so. */
+Test(images, animations_pass_through_without_waiting_for_a_busy_slot)
+{
+    struct site s;
+    site_prepare(&s);
+    char path[200];
+    snprintf(path, sizeof path, "%s/noise.jpg", s.www);
+    write_noise_jpeg(path, 2000, 1500, 95, 4);
+    site_start(&s, "max_concurrent = 1\nqueue_timeout = 1ms\navif_speed = 4");
+    struct parallel_get slow = {.s = &s, .query = "url=/noise.jpg&w=1080&q=90"};
+    pthread_t t;
+    pthread_create(&t, NULL, parallel_main, &slow);
+    unsigned long long running = 0;
+    for (int i = 0; i < 500 && running == 0; i++) {
+        running = metric(&s, "tessera_image_transcodes_running");
+        if (running == 0) sleep_ms(10);
+    }
+    cr_assert_eq(running, 1, "the slow transcode holds the only slot");
+    const char *files[] = {"animated.png", "animated.webp"};
+    for (size_t i = 0; i < 2; i++) {
+        char q[128];
+        snprintf(q, sizeof q, "url=/%s&w=64&q=75", files[i]);
+        struct http_result r;
+        get_image(&s, q, "image/avif,image/webp", &r);
+        cr_expect_eq(r.status, 200, "%s: %ld %s", files[i], r.status, r.body);
+        http_result_free(&r);
+    }
+    cr_expect_eq(metric(&s, "tessera_image_transcodes_running"), 1, "still held: the answers did not wait for it");
+    pthread_join(t, NULL);
+    cr_assert_eq(slow.r.status, 200);
+    http_result_free(&slow.r);
+    cr_assert_eq(metric(&s, "tessera_image_transcodes_running"), 0);
+    site_finish(&s);
+}
