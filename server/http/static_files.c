@@ -5,7 +5,6 @@
  * static.cache_file_max are streamed from disk instead. */
 #include "tessera/static_files.h"
 
-#include <civetweb.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,6 +22,7 @@
 #include "tessera/compress.h"
 #include "tessera/conditional.h"
 #include "tessera/file_cache.h"
+#include "tessera/file_stream.h"
 #include "tessera/log.h"
 #include "tessera/mime.h"
 #include "tessera/negotiate.h"
@@ -33,7 +33,6 @@
 
 #define SIBLING_RECHECK_US 1000000 /* a new `precompress` run is noticed within a second */
 #define VARIANT_WAIT_S 10          /* bounded wait for another thread's compression */
-#define STREAM_CHUNK (64 * 1024)
 #define INLINE_BODY_MAX (32 * 1024)   /* larger cached bodies are written without a copy */
 #define PRIVATE_ENTRY_MAX (64LL * 1024 * 1024) /* production JS/CSS above cache_file_max */
 #define LARGE_VARIANT_MAX (16LL * 1024 * 1024) /* larger files: siblings or identity only */
@@ -817,29 +816,6 @@ static int send_entry(struct static_files *sf, struct http_exchange *ex, const s
 
 /* ------------------------------------------------------------------ large files */
 
-/* Writes len bytes of fd from start after a head that promised them. A file truncated while
- * it is sent cannot keep that promise: the connection then ends with the response, so the
- * client sees a short body at once instead of waiting on a kept-alive connection for bytes
- * that never come (or reading the next response as the rest of this one). */
-static int stream_body(struct http_exchange *ex, int fd, int64_t start, int64_t len)
-{
-    char *buf = malloc(STREAM_CHUNK);
-    int rc = buf ? 0 : -1;
-    while (len > 0 && rc == 0) {
-        size_t want = len < STREAM_CHUNK ? (size_t)len : STREAM_CHUNK;
-        ssize_t n = pread(fd, buf, want, (off_t)start);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0 || http_write(ex, buf, (size_t)n) < 0) rc = -1;
-        else { start += n; len -= n; }
-    }
-    free(buf);
-    if (rc < 0) {
-        ex->close = true;
-        mg_disable_connection_keep_alive(ex->conn);
-    }
-    return rc;
-}
-
 /* A sibling usable for a streamed file: fresh, regular, smaller, inside the root. */
 static bool sibling_usable(struct static_files *sf, const struct target *t, enum encoding enc)
 {
@@ -885,7 +861,7 @@ static int stream_reply(struct static_files *sf, struct http_exchange *ex, const
         strbuf_printf(h, "Content-Range: bytes %lld-%lld/%zu\r\n", (long long)out.start,
                       (long long)(out.start + out.length - 1), rep->len);
     if (reply_send_head(ex, &r, full ? out.length : -1) == 0 && full && !ex->head)
-        stream_body(ex, fd, out.start, out.length);
+        file_stream_range(ex, fd, out.start, out.length); /* closes the connection if cut short */
     return out.status;
 }
 
