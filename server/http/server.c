@@ -86,6 +86,11 @@ int server_start(struct tessera_server *srv)
         /* Paths are decoded by tessera's own path_resolve, which refuses what decoding hides. */
         "decode_url", "no",
         "enable_directory_listing", "no",
+        /* RFC 9112 3.2.2: a server MUST accept the absolute-form ("GET http://host:port/x").
+         * CivetWeb takes it only when this check of the host against its digest-auth domain
+         * ("mydomain.com") is off; on, it closed the connection without an answer. tessera
+         * has no digest auth. The port must still be the one listened on (CivetWeb's rule). */
+        "enable_auth_domain_check", "no",
         "access_control_allow_origin", "",
         "listen_backlog", "1024",
         NULL,

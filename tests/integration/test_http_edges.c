@@ -75,6 +75,17 @@ static size_t read_until_close(int fd, char *buf, size_t size, int deadline_ms, 
     return len;
 }
 
+/* One request on a fresh connection that the request itself asks to close. */
+static size_t exchange(const char *request, char *buf, size_t size)
+{
+    int fd = connect_site(0);
+    send_all(fd, request);
+    bool closed;
+    size_t len = read_until_close(fd, buf, size, 3000, &closed);
+    close(fd);
+    return len;
+}
+
 /* ------------------------------------------------------------------ a body cut short */
 
 /* A streamed file (larger than the cache) truncated while it is being sent: the head promised
@@ -121,3 +132,41 @@ Test(http_edges, truncated_streamed_file_closes_the_connection)
     cr_expect(closed, "after %zu of %zu body bytes the connection stayed open for 5 s", body, size);
 }
 
+/* ------------------------------------------------------------------ request targets */
+
+/* RFC 9112 3.2.2: a server MUST accept the absolute-form. CivetWeb takes it only when its
+ * authentication-domain check is off; with it on, the connection closed without a word. */
+Test(http_edges, absolute_form_is_served)
+{
+    size_t len;
+    char *want = site_read(&site, "robots.txt", &len);
+    const char *forms[] = {"http://127.0.0.1:%d/robots.txt", "HTTP://localhost:%d/robots.txt?x=1"};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        char target[128], req[512], buf[16384];
+        snprintf(target, sizeof target, forms[i], site.server.port);
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", target,
+                 site.server.port);
+        size_t n = exchange(req, buf, sizeof buf);
+        cr_expect_eq(strncmp(buf, "HTTP/1.1 200", 12), 0, "%s: %s", target, buf);
+        const char *body = strstr(buf, "\r\n\r\n");
+        cr_expect(body && (size_t)(buf + n - (body + 4)) == len && memcmp(body + 4, want, len) == 0, "%s body", target);
+    }
+    free(want);
+}
+
+/* TRACE would echo the request's headers (cookies included) into a page: cross-site tracing.
+ * It must never come back as a 200 with the request in it. */
+Test(http_edges, trace_is_never_echoed)
+{
+    char buf[16384];
+    const char *targets[] = {"/index.html", "*", "/api/me"};
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        char req[512];
+        snprintf(req, sizeof req, "TRACE %s HTTP/1.1\r\nHost: t\r\nCookie: secret=hunter2\r\nConnection: close\r\n\r\n",
+                 targets[i]);
+        exchange(req, buf, sizeof buf);
+        cr_expect_null(strstr(buf, "hunter2"), "TRACE %s echoed: %s", targets[i], buf);
+        cr_expect(strncmp(buf, "HTTP/1.1 4", 10) == 0 || strncmp(buf, "HTTP/1.1 5", 10) == 0, "TRACE %s: %s",
+                  targets[i], buf);
+    }
+}
