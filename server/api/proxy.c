@@ -269,12 +269,28 @@ static int64_t deadline_from_now(const struct proxy *p) { return clock_monotonic
 
 /* ------------------------------------------------------------------ request */
 
-/* Set by tessera itself, so never copied from the client. */
+/* Set by tessera itself, so never copied from the client. Forwarded (RFC 7239) says what the
+ * X-Forwarded-* headers say; a client's own element (for=, proto=https, host=) would be read
+ * as a proxy's by an upstream that takes the first one, so it is replaced, not extended. */
 static bool request_header_is_ours(const char *name)
 {
     return strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "Expect") == 0 ||
            strcasecmp(name, "X-Forwarded-For") == 0 || strcasecmp(name, "X-Forwarded-Proto") == 0 ||
-           strcasecmp(name, "X-Forwarded-Host") == 0;
+           strcasecmp(name, "X-Forwarded-Host") == 0 || strcasecmp(name, "Forwarded") == 0;
+}
+
+/* One element: the peer (an IPv6 address quoted and bracketed, RFC 7239 section 6), the Host
+ * (quoted: a port's ':' is not a token character; proxy_host_is_valid allows no '"' or '\')
+ * and the scheme, the same facts as X-Forwarded-For's last entry, -Host and -Proto. */
+static void add_forwarded(struct strbuf *out, const char *peer, const char *host, const char *proto)
+{
+    if (strchr(peer, ':'))
+        strbuf_printf(out, "Forwarded: for=\"[%s]\"", peer);
+    else
+        strbuf_printf(out, "Forwarded: for=%s", peer);
+    if (host)
+        strbuf_printf(out, ";host=\"%s\"", host);
+    strbuf_printf(out, ";proto=%s\r\n", proto);
 }
 
 static void build_request_head(const struct proxy *p, struct http_exchange *ex, long long body_len,
@@ -299,9 +315,11 @@ static void build_request_head(const struct proxy *p, struct http_exchange *ex, 
         if (strcasecmp(req->http_headers[i].name, "X-Forwarded-For") == 0)
             strbuf_printf(out, "%s, ", req->http_headers[i].value);
     strbuf_printf(out, "%s\r\n", req->remote_addr);
-    strbuf_printf(out, "X-Forwarded-Proto: %s\r\n", req->is_ssl ? "https" : "http");
+    const char *proto = req->is_ssl ? "https" : "http";
+    strbuf_printf(out, "X-Forwarded-Proto: %s\r\n", proto);
     if (host)
         strbuf_printf(out, "X-Forwarded-Host: %s\r\n", host);
+    add_forwarded(out, req->remote_addr, host, proto);
     if (body_len >= 0)
         strbuf_printf(out, "Content-Length: %lld\r\n", body_len);
     strbuf_puts(out, "Connection: close\r\n\r\n");

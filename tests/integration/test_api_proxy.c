@@ -391,6 +391,27 @@ Test(api_proxy, dot_segments_never_reach_the_upstream, .fini = stop_server)
     cr_expect(strstr(buf, "X-Path: /api/echo/..x/.hidden/a%2Fb/x..\r\n"), "%s", buf);
 }
 
+/* RFC 7239 Forwarded carries the same facts as X-Forwarded-*: an upstream that reads it must
+ * get tessera's view, not elements a client wrote itself (for=, proto=https, host=). */
+Test(api_proxy, forwarded_header_is_tesseras_own, .fini = stop_server)
+{
+    start_with_upstream(upstream_start(true));
+    const char *headers[] = {"Forwarded: for=10.9.9.9;proto=https;host=evil.example",
+                             "forwarded: for=\"[2001:db8::1]\"", "X-Forwarded-For: 10.0.0.1", NULL};
+    struct http_result r;
+    request("GET", "/api/echo", headers, NULL, &r);
+    cr_assert_eq(r.status, 201, "%.300s", r.body);
+    char want[128];
+    snprintf(want, sizeof want, "\r\nForwarded: for=127.0.0.1;host=\"127.0.0.1:%d\";proto=http\r\n", server.port);
+    cr_expect(strstr(r.body, want), "want %s in %s", want, r.body);
+    cr_expect_null(strstr(r.body, "evil.example"), "%s", r.body);
+    cr_expect_null(strstr(r.body, "10.9.9.9"), "%s", r.body);
+    cr_expect_null(strcasestr(strstr(r.body, "Forwarded: for=127") + 1, "\nForwarded:"), "one line: %s", r.body);
+    cr_expect_null(strstr(r.body, "2001:db8"), "%s", r.body);
+    cr_expect(strstr(r.body, "\r\nX-Forwarded-For: 10.0.0.1, 127.0.0.1\r\n"), "%s", r.body);
+    http_result_free(&r);
+}
+
 /* Host is relayed as Host and X-Forwarded-Host: a second Host line or a value that is not
  * host[:port] would let the upstream see another host than the one tessera reports. */
 Test(api_proxy, host_header_must_be_one_plain_host, .fini = stop_server)
