@@ -20,7 +20,9 @@ struct api_field {
 /* Reads the body (at most max_body bytes) and parses it as a JSON object holding only
  * `fields` (n_fields entries), of their types. On any problem sends the 4xx JSON error
  * itself — 415 wrong Content-Type, 413 too large, 400 malformed / wrong type / missing /
- * unknown field (naming it) — and returns NULL. The caller json_decref()s the result. */
+ * unknown field (naming it) — and returns NULL. The caller json_decref()s the result.
+ * A leading UTF-8 byte order mark is ignored; a string holding U+0000 (PostgreSQL cannot
+ * store it) and a number beyond 64-bit integers or doubles are invalid_field, named. */
 json_t *api_read_json_object(struct http_exchange *ex, size_t max_body, const struct api_field *fields,
                              size_t n_fields);
 
@@ -51,6 +53,11 @@ bool api_path_segment(const char *path, const char *prefix, char *out, size_t si
 bool api_query_param(const char *query, const char *name, char *out, size_t size);
 /* The same, telling absent (0) from present (1) and malformed or too long (-1). */
 int api_query_lookup(const char *query, const char *name, char *out, size_t size);
+
+/* Pure: text is empty or only what JavaScript's String.prototype.trim() removes (ASCII
+ * spaces and controls \t-\r, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F,
+ * U+3000, U+FEFF): what the dashboard shows as "Untitled". Invalid UTF-8 is not blank. */
+bool api_text_is_blank(const char *text);
 
 /* A preference key: ^[a-z][a-z0-9_.-]{0,63}$. Pure; checked before any query. */
 bool api_key_valid(const char *key);

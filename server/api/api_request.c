@@ -11,6 +11,7 @@
 #include "tessera/percent.h"
 #include "tessera/request_body.h"
 #include "tessera/strbuf.h"
+#include "tessera/utf8.h"
 
 static bool is_json_content_type(const char *value)
 {
@@ -23,6 +24,29 @@ static bool is_json_content_type(const char *value)
 static const char *type_name(enum api_field_type t)
 {
     return t == API_FIELD_STRING ? "a string" : t == API_FIELD_BOOL ? "a boolean" : "a JSON value";
+}
+
+/* PostgreSQL text and jsonb cannot hold U+0000; jansson decodes it when asked (so that the
+ * reply can name the field) and it is refused here. */
+static bool holds_nul(json_t *value)
+{
+    size_t i;
+    const char *key;
+    json_t *member;
+    if (json_is_string(value))
+        return strlen(json_string_value(value)) != json_string_length(value);
+    if (json_is_array(value)) {
+        json_array_foreach(value, i, member) {
+            if (holds_nul(member))
+                return true;
+        }
+    } else if (json_is_object(value)) {
+        json_object_foreach(value, key, member) {
+            if (holds_nul(member))
+                return true;
+        }
+    }
+    return false;
 }
 
 static bool field_fits(const struct api_field *f, json_t *value)
@@ -66,15 +90,80 @@ static const struct api_field *field_named(const struct api_field *fields, size_
     return NULL;
 }
 
+/* The top-level member whose value holds body[offset] (jansson reports a number out of range
+ * just after it), into key; false when offset is not inside a member of an object. Keys are
+ * copied raw: the field names routes accept need no escapes. */
+static bool member_at(const char *body, size_t len, size_t offset, char *key, size_t size)
+{
+    int depth = 0;
+    bool in_string = false, expect_key = false, have_key = false;
+    size_t key_start = 0;
+    for (size_t i = 0; i < len && i < offset; i++) {
+        char c = body[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"') {
+                in_string = false;
+                if (depth == 1 && expect_key) {
+                    size_t n = i - key_start < size - 1 ? i - key_start : size - 1;
+                    memcpy(key, body + key_start, n);
+                    key[n] = '\0';
+                    have_key = true;
+                    expect_key = false;
+                }
+            }
+        } else if (c == '"') {
+            in_string = true;
+            key_start = i + 1;
+        } else if (c == '{' || c == '[') {
+            expect_key = ++depth == 1 && c == '{';
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (c == ',' && depth == 1) {
+            expect_key = true;
+        }
+    }
+    return have_key && depth >= 1 && !in_string;
+}
+
+/* jansson keeps integers in 64 bits and reals in doubles, and refuses the rest: say which
+ * field held it rather than calling the body malformed. */
+static json_t *refuse_unparsed(struct api_body_problem *problem, const char *body, size_t len,
+                               const json_error_t *err, const struct api_field *fields, size_t n_fields)
+{
+    static const char *const range[] = {"too big integer", "too big negative integer", "real number overflow"};
+    char key[72];
+    for (size_t i = 0; i < sizeof range / sizeof range[0]; i++) {
+        if (strncmp(err->text, range[i], strlen(range[i])) != 0 || err->position < 0 ||
+            !member_at(body, len, (size_t)err->position, key, sizeof key))
+            continue;
+        if (!field_named(fields, n_fields, key))
+            return refuse(problem, "unknown_field", key, "unknown field \"%.64s\"", key);
+        return refuse(problem, "invalid_field", key,
+                      "%s holds a number out of range (integers must fit in 64 bits, others in a double)", key);
+    }
+    return refuse(problem, "invalid_json", NULL, "malformed JSON: %s", err->text);
+}
+
 json_t *api_parse_json_object(const char *body, size_t len, const struct api_field *fields, size_t n_fields,
                               struct api_body_problem *problem)
 {
     *problem = (struct api_body_problem){0};
+    if (!body)
+        body = "";
+    /* RFC 8259 section 8.1: a parser may ignore a byte order mark, and Windows tools send one. */
+    if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0) {
+        body += 3;
+        len -= 3;
+    }
     json_error_t err;
-    json_t *root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &err);
-    if (!root || !json_is_object(root)) {
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+    if (!root)
+        return refuse_unparsed(problem, body, len, &err, fields, n_fields);
+    if (!json_is_object(root)) {
         json_decref(root);
-        return refuse(problem, "invalid_json", NULL, "malformed JSON: %s", root ? "expected an object" : err.text);
+        return refuse(problem, "invalid_json", NULL, "malformed JSON: expected an object");
     }
     const char *key;
     json_t *value;
@@ -84,6 +173,10 @@ json_t *api_parse_json_object(const char *body, size_t len, const struct api_fie
             refuse(problem, "unknown_field", key, "unknown field \"%.64s\"", key); /* copies key before root goes */
             json_decref(root);
             return NULL;
+        }
+        if (holds_nul(value)) {
+            json_decref(root);
+            return refuse(problem, "invalid_field", f->name, "%s may not contain \\u0000", f->name);
         }
         if (!field_fits(f, value)) {
             json_decref(root);
@@ -188,6 +281,32 @@ int api_query_lookup(const char *query, const char *name, char *out, size_t size
 bool api_query_param(const char *query, const char *name, char *out, size_t size)
 {
     return api_query_lookup(query, name, out, size) == 1;
+}
+
+/* ECMAScript WhiteSpace and LineTerminator: what the dashboard's trim() removes. */
+static bool is_js_space(unsigned long c)
+{
+    return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+           c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000 || c == 0xfeff;
+}
+
+bool api_text_is_blank(const char *text)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t left = strlen(text);
+    while (left) {
+        size_t len = utf8_sequence_length(s, left);
+        if (len == 0)
+            return false;
+        unsigned long c = len == 1 ? s[0] : s[0] & (0xff >> (len + 1));
+        for (size_t i = 1; i < len; i++)
+            c = c << 6 | (s[i] & 0x3f);
+        if (!is_js_space(c))
+            return false;
+        s += len;
+        left -= len;
+    }
+    return true;
 }
 
 bool api_key_valid(const char *key)

@@ -175,6 +175,29 @@ static void *put_many(void *arg)
     return NULL;
 }
 
+/* Values jansson cannot hold (integers beyond 64 bits, reals beyond a double) and strings
+ * PostgreSQL's jsonb cannot hold (U+0000) are a 400 naming "value", before any query; a body
+ * starting with a UTF-8 byte order mark is read like one without. */
+API_TEST(api, preference_values_out_of_range_are_named)
+{
+    char a[65];
+    api_fixture_user(f, "a@example.test", a);
+    unsigned long long before = api_statements(f);
+    const char *bodies[] = {"{\"value\": 123456789012345678901234567890}", "{\"value\":[-99999999999999999999]}",
+                            "{\"value\":{\"x\":1e400}}", "{\"value\":\"a\\u0000\"}", "{\"value\":{\"k\":[\"\\u0000\"]}}"};
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
+        api_expect_error(f, "PUT", "/api/preferences/big", a, bodies[i], 400, "invalid_field", "value");
+    cr_expect_eq(api_statements(f), before, "rejected requests must not query");
+    struct http_result r;
+    api_call(f, "PUT", "/api/preferences/theme", a, "\xef\xbb\xbf{\"value\":\"dark\"}", NULL, &r);
+    cr_expect_eq(r.status, 200, "%.200s", r.body);
+    http_result_free(&r);
+    api_call(f, "PUT", "/api/preferences/big", a, "{\"value\":9223372036854775807}", NULL, &r);
+    cr_expect_eq(r.status, 200, "%.200s", r.body);
+    cr_expect(r.body && strstr(r.body, "9223372036854775807"), "%.200s", r.body);
+    http_result_free(&r);
+}
+
 API_TEST(api, preferences_concurrent_puts_one_row)
 {
     char a[65];

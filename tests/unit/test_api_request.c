@@ -84,6 +84,55 @@ Test(api_request, json_bodies)
     }
 }
 
+/* Bodies that were refused without naming the field at fault, or refused at all, although
+ * nothing was wrong with them. */
+Test(api_request, json_bodies_name_the_field)
+{
+    struct api_body_problem problem;
+    const struct {
+        const char *body, *code, *field;
+    } refused[] = {
+        {"{\"title\":\"a\\u0000b\"}", "invalid_field", "title"},
+        {"{\"title\":\"a\",\"value\":{\"k\":[\"\\u0000\"]}}", "invalid_field", "value"},
+        {"{\"title\":\"a\",\"value\":123456789012345678901234567890}", "invalid_field", "value"},
+        {"{\"title\":\"a\",\"value\":[-123456789012345678901234567890]}", "invalid_field", "value"},
+        {"{\"title\":\"a\",\"value\":{\"x\":1e400}}", "invalid_field", "value"},
+        {"{\"title\":1e400}", "invalid_field", "title"},
+        {"{\"title\":\"a\",\"huge\":99999999999999999999}", "unknown_field", "huge"},
+        {"{\"title\":\"a\",\"value\":\"\\\"{\",\"x\":1e999}", "unknown_field", "x"},
+        {"99999999999999999999", "invalid_json", NULL},
+        {"{\"a\\u0000\":1}", "invalid_json", NULL},
+        {"{\"title\":\"\\ud800\"}", "invalid_json", NULL},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        cr_expect_null(parse(refused[i].body, &problem), "%s", refused[i].body);
+        cr_expect_str_eq(problem.code, refused[i].code, "%s: %s", refused[i].body, problem.message);
+        if (refused[i].field)
+            cr_expect(problem.field && strcmp(problem.field, refused[i].field) == 0, "%s: %s", refused[i].body,
+                      problem.field ? problem.field : "(none)");
+        else
+            cr_expect_null(problem.field, "%s", refused[i].body);
+        cr_expect_null(strstr(problem.message, "JSON_ALLOW_NUL"), "%s", problem.message);
+        api_body_problem_clear(&problem);
+    }
+    /* RFC 8259 lets a parser ignore a byte order mark; Windows tools write one. */
+    json_t *root = parse("\xef\xbb\xbf{\"title\":\"bom\"}", &problem);
+    cr_assert_not_null(root, "%s", problem.message);
+    json_decref(root);
+}
+
+Test(api_request, blank_text)
+{
+    const char *blank[] = {"", " ", "\t\r\n\v\f", "\xc2\xa0", "\xe3\x80\x80", "\xef\xbb\xbf", "\xe2\x80\xa8",
+                           "\xe2\x80\x83 \xe2\x80\xaf", "\xe1\x9a\x80"};
+    for (size_t i = 0; i < sizeof blank / sizeof blank[0]; i++)
+        cr_expect(api_text_is_blank(blank[i]), "%zu", i);
+    /* Not whitespace to JavaScript's trim(): zero-width space, a letter, U+0085. */
+    const char *text[] = {"x", " x ", "\xe2\x80\x8b", "\xc2\x85", "\xc2\xa0.", "\xf0\x9f\x98\x80"};
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
+        cr_expect_not(api_text_is_blank(text[i]), "%zu", i);
+}
+
 Test(api_proxy_parse, upstream_urls)
 {
     char host[64], port[8];
