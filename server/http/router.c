@@ -62,10 +62,27 @@ static int handle_metrics(struct http_exchange *ex)
     return 200;
 }
 
+/* Every route outside /api takes GET and HEAD only (RFC 9110 15.5.6: a 405 says which). */
+static int reply_get_head_only(struct http_exchange *ex)
+{
+    struct http_reply r;
+    reply_start(&r, ex, 405);
+    reply_header(&r, "Allow", "GET, HEAD");
+    reply_header(&r, "Content-Type", "text/plain; charset=utf-8");
+    reply_header(&r, "Cache-Control", "no-store");
+    reply_send(ex, &r, "method not allowed\n", 19);
+    return 405;
+}
+
+static bool is_get_or_head(const struct http_exchange *ex) { return ex->head || strcmp(ex->method, "GET") == 0; }
+
 static int dispatch(struct http_exchange *ex)
 {
     struct tessera_server *srv = ex->srv;
-    switch (router_match(ex->path)) {
+    enum route route = router_match(ex->path);
+    if ((route == ROUTE_HEALTHZ || route == ROUTE_READYZ || route == ROUTE_METRICS) && !is_get_or_head(ex))
+        return reply_get_head_only(ex); /* a POST /healthz was a 200, as if it had done something */
+    switch (route) {
     case ROUTE_API:
         return api_handle(srv->api, ex);
     case ROUTE_IMAGE:

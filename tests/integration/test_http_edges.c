@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -168,5 +169,30 @@ Test(http_edges, trace_is_never_echoed)
         cr_expect_null(strstr(buf, "hunter2"), "TRACE %s echoed: %s", targets[i], buf);
         cr_expect(strncmp(buf, "HTTP/1.1 4", 10) == 0 || strncmp(buf, "HTTP/1.1 5", 10) == 0, "TRACE %s: %s",
                   targets[i], buf);
+    }
+}
+
+/* /healthz, /readyz and /metrics are read-only: a POST or DELETE is a client's mistake, and
+ * must not look like a success. */
+Test(http_edges, fixed_routes_refuse_other_methods)
+{
+    const char *paths[] = {"/healthz", "/readyz", "/metrics"};
+    const char *methods[] = {"POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        for (size_t k = 0; k < sizeof methods / sizeof methods[0]; k++) {
+            struct http_result r;
+            char url[512], allow[64];
+            cr_assert_eq(http_do(methods[k], site_url(&site, paths[i], url, sizeof url), NULL, "", 0, &r), 0);
+            cr_expect_eq(r.status, 405, "%s %s", methods[k], paths[i]);
+            cr_expect_str_eq(http_header_value(&r, "Allow", allow, sizeof allow) ? allow : "(none)", "GET, HEAD",
+                             "%s %s", methods[k], paths[i]);
+            http_result_free(&r);
+        }
+        struct http_result r;
+        char url[512];
+        cr_assert_eq(http_do("HEAD", site_url(&site, paths[i], url, sizeof url), NULL, NULL, 0, &r), 0);
+        cr_expect_eq(r.status, 200, "HEAD %s", paths[i]);
+        cr_expect_eq(r.body_len, 0);
+        http_result_free(&r);
     }
 }
