@@ -134,14 +134,28 @@ static int list_conversations(struct api_call *call)
     return run_page(call, &CONV_LIST, values, scope);
 }
 
+/* A title that is empty or only spaces names nothing: the dashboard (which never sends one)
+ * would list it as "Untitled". Answers 400 and returns true for one; false when fine. */
+static bool title_is_blank(struct api_call *call, json_t *title)
+{
+    if (!title || !api_text_is_blank(json_string_value(title)))
+        return false;
+    reply_json_error(call->ex, 400, "invalid_title", "title must contain something other than spaces", "title");
+    return true;
+}
+
 static int create_conversation(struct api_call *call)
 {
     static const struct api_field fields[] = {{"title", API_FIELD_STRING, true, CONVERSATIONS_TITLE_MAX}};
     json_t *body = api_read_json_object(call->ex, (size_t)call->ctx->cfg->api.max_body, fields, 1);
     if (!body)
         return call->ex->status;
-    const char *values[] = {call->token_hash, json_string_value(json_object_get(body, "title"))};
-    int status = run(call, &CONV_CREATE, values);
+    json_t *title = json_object_get(body, "title");
+    int status = call->ex->status;
+    if (!title_is_blank(call, title)) {
+        const char *values[] = {call->token_hash, json_string_value(title)};
+        status = run(call, &CONV_CREATE, values);
+    }
     json_decref(body);
     return status;
 }
@@ -159,6 +173,8 @@ static int patch_conversation(struct api_call *call, const char *id)
     int status;
     if (!title && !archived) {
         status = reply_json_error(call->ex, 400, "missing_field", "give title, archived or both", "title");
+    } else if (title_is_blank(call, title)) {
+        status = call->ex->status;
     } else {
         const char *values[] = {call->token_hash, id, title ? json_string_value(title) : NULL,
                                 archived ? (json_is_true(archived) ? "true" : "false") : NULL};

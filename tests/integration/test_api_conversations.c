@@ -165,6 +165,47 @@ API_TEST(api, conversations_strict_input)
     free(id);
 }
 
+/* A title the dashboard would show as "Untitled" (blank after JavaScript's trim()) is
+ * refused on create and rename; text PostgreSQL cannot store (NUL) or that is not Unicode
+ * (a lone surrogate) is a 400, never a 500. None of them reaches the database. */
+API_TEST(api, blank_and_unstorable_titles_are_400)
+{
+    char a[65];
+    api_fixture_user(f, "a@example.test", a);
+    char *id = create_conversation(f, a, "x");
+    char path[256], messages[300];
+    snprintf(path, sizeof path, "/api/conversations/%s", id);
+    snprintf(messages, sizeof messages, "%s/messages", path);
+    unsigned long long before = api_statements(f);
+    const char *blank[] = {"{\"title\":\"\"}", "{\"title\":\"   \"}", "{\"title\":\"\\t\\r\\n\"}",
+                           "{\"title\":\"\\u00a0\\u3000\\ufeff\\u2028\"}", "{\"title\":\" \u2003 \"}"};
+    for (size_t i = 0; i < sizeof blank / sizeof blank[0]; i++) {
+        api_expect_error(f, "POST", "/api/conversations", a, blank[i], 400, "invalid_title", "title");
+        api_expect_error(f, "PATCH", path, a, blank[i], 400, "invalid_title", "title");
+    }
+    api_expect_error(f, "POST", "/api/conversations", a, "{\"title\":\"a\\u0000b\"}", 400, "invalid_field", "title");
+    api_expect_error(f, "PATCH", path, a, "{\"title\":\"\\u0000\"}", 400, "invalid_field", "title");
+    api_expect_error(f, "POST", messages, a, "{\"role\":\"user\",\"content\":\"a\\u0000\"}", 400, "invalid_field",
+                     "content");
+    api_expect_error(f, "POST", "/api/conversations", a, "{\"title\":\"\\ud800\"}", 400, "invalid_json", NULL);
+    api_expect_error(f, "POST", "/api/conversations", a, "{\"title\":\"\\udc00x\"}", 400, "invalid_json", NULL);
+    api_expect_error(f, "POST", "/api/conversations", a, "{\"title\":\"\xed\xa0\x80\"}", 400, "invalid_json", NULL);
+    api_expect_error(f, "POST", "/api/conversations", a, "{\"title\":\"\xff\"}", 400, "invalid_json", NULL);
+    api_expect_error(f, "PUT", "/api/preferences/theme", a, "{\"value\":[\"a\\u0000\"]}", 400, "invalid_field",
+                     "value");
+    cr_expect_eq(api_statements(f), before, "rejected requests must not query");
+
+    /* Titles with text around the spaces, a surrogate pair, and 1024 bytes exactly are fine. */
+    json_decref(call_json(f, "POST", "/api/conversations", a, "{\"title\":\" x \"}", 201));
+    json_t *c = call_json(f, "PATCH", path, a, "{\"title\":\"\\ud83d\\ude00\"}", 200);
+    cr_expect_str_eq(json_string_value(json_object_get(c, "title")), "\xf0\x9f\x98\x80");
+    json_decref(c);
+    char body[1100];
+    snprintf(body, sizeof body, "{\"title\":\"%0*d\"}", 1024, 0);
+    json_decref(call_json(f, "POST", "/api/conversations", a, body, 201));
+    free(id);
+}
+
 /* Every route another user could aim at a conversation answers exactly like a missing one. */
 API_TEST(api, another_users_conversation_is_404)
 {
