@@ -55,6 +55,11 @@ PGconn *db_conn_pg(struct db_conn *conn);
 PGresult *db_conn_exec(struct db_conn *conn, const char *sql, int n_params, const char *const *values,
                        int64_t timeout_ms);
 bool db_conn_timed_out(const struct db_conn *conn);
+/* The same on a connection of one's own (migrations): n_params 0 and values NULL send sql with
+ * the simple protocol, so it may hold several statements (the last result is returned). NULL
+ * when no result came; *timed_out then says whether time ran out (else the connection failed). */
+PGresult *db_pg_exec(PGconn *pg, const char *sql, int n_params, const char *const *values, int64_t timeout_ms,
+                     bool *timed_out);
 /* Returns the connection; a broken one, or one not idle in a transaction, is discarded. */
 void db_pool_release(struct db_pool *pool, struct db_conn *conn);
 

@@ -606,28 +606,28 @@ void db_pool_release(struct db_pool *pool, struct db_conn *c)
  * partition: the kernel gives up on TCP after ~15 min), and statement_timeout cannot help,
  * since the server is the one enforcing it. So the rest of the statement is written and its
  * result awaited here, up to timeout_ms (0: no limit). NULL when the connection fails or
- * time runs out; then c->silent is set. */
-static PGresult *await_result(struct db_conn *c, int64_t timeout_ms)
+ * time runs out; then *silent is set. */
+static PGresult *await_pg(PGconn *pg, int64_t timeout_ms, bool *silent)
 {
     int64_t deadline = now_us() + timeout_ms * 1000;
     PGresult *last = NULL;
     int unsent = 1; /* until PQflush says all of the statement is written */
     for (;;) {
-        while (unsent || PQisBusy(c->pg)) {
-            if (unsent && (unsent = PQflush(c->pg)) < 0)
+        while (unsent || PQisBusy(pg)) {
+            if (unsent && (unsent = PQflush(pg)) < 0)
                 break;
-            if (!unsent && !PQisBusy(c->pg))
+            if (!unsent && !PQisBusy(pg))
                 break;
             int64_t left_ms = timeout_ms > 0 ? (deadline - now_us() + 999) / 1000 : -1;
-            struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN | (unsent ? POLLOUT : 0)};
+            struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN | (unsent ? POLLOUT : 0)};
             int r = left_ms == 0 ? 0 : poll(&pfd, 1, left_ms > 1000 || left_ms < 0 ? 1000 : (int)left_ms);
             if (r < 0 && errno == EINTR)
                 continue;
             if (r == 0 && (timeout_ms <= 0 || now_us() < deadline))
                 continue;
             /* Anything but "writable" (data, EOF, an error) is for PQconsumeInput to read. */
-            if (r <= 0 || ((pfd.revents & ~POLLOUT) && !PQconsumeInput(c->pg))) {
-                c->silent = r == 0;
+            if (r <= 0 || ((pfd.revents & ~POLLOUT) && !PQconsumeInput(pg))) {
+                *silent = r == 0;
                 PQclear(last);
                 return NULL;
             }
@@ -636,12 +636,28 @@ static PGresult *await_result(struct db_conn *c, int64_t timeout_ms)
             PQclear(last);
             return NULL;
         }
-        PGresult *res = PQgetResult(c->pg);
+        PGresult *res = PQgetResult(pg);
         if (!res)
             return last;
-        PQclear(last); /* one statement: one result; the last says how it ended */
+        /* One statement: one result, the last says how it ended. Several (the simple protocol):
+         * they run until one fails, so the last is still the one that matters. */
+        PQclear(last);
         last = res;
     }
+}
+
+static PGresult *await_result(struct db_conn *c, int64_t timeout_ms)
+{
+    return await_pg(c->pg, timeout_ms, &c->silent);
+}
+
+PGresult *db_pg_exec(PGconn *pg, const char *sql, int n_params, const char *const *values, int64_t timeout_ms,
+                     bool *timed_out)
+{
+    *timed_out = false;
+    int sent = n_params == 0 && !values ? PQsendQuery(pg, sql)
+                                        : PQsendQueryParams(pg, sql, n_params, NULL, values, NULL, NULL, 0);
+    return sent ? await_pg(pg, timeout_ms, timed_out) : NULL;
 }
 
 PGresult *db_conn_exec(struct db_conn *c, const char *sql, int n_params, const char *const *values,
