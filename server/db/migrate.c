@@ -11,6 +11,7 @@
 #include "tessera/clock.h"
 #include "tessera/db_pool.h"
 #include "tessera/embedded.h"
+#include "tessera/lazy_lib.h"
 #include "tessera/log.h"
 #include "tessera/sha256.h"
 
@@ -197,6 +198,26 @@ static bool has_code(const char *s, const char *end)
 
 /* ------------------------------------------------------------------ database side */
 
+/* One run over one connection. The lock is transaction-level and taken again by each file's
+ * own transaction, and settings are SET LOCAL: nothing outlives a transaction, so the run is
+ * safe behind PgBouncer in transaction mode, where a session-level lock stayed on whichever
+ * server connection took it, held for ever. Every statement is awaited under a deadline (a
+ * database host that stops answering must not hold serve's start-up for as long as TCP
+ * would) except a file's own SQL, which may rightly take minutes. */
+struct run_ctx {
+    PGconn *pg;
+    FILE *out;                 /* progress (CLI); NULL: the log (serve) */
+    struct migration_set *set;
+    const char *newest_known;  /* the last name of the set */
+    int64_t answer_ms;         /* bookkeeping: statement_timeout (10 s when 0) + connect_timeout */
+    int64_t net_ms;            /* the network's share of a deadline: connect_timeout */
+    int64_t lock_wait_ms;      /* how long to wait for another instance's lock; 0: no limit */
+    struct strbuf unknown;     /* "unknown" lines for --status */
+    bool warned;               /* the unknown-file lines are printed once per run */
+    bool broken;               /* no answer came: the connection's state is unknown */
+    int pooled;                /* -1 not checked yet, 0 a session of its own, 1 behind a pooler */
+};
+
 static void report_failure(const char *what, PGconn *pg, PGresult *res)
 {
     const char *msg = res ? PQresultErrorMessage(res) : "";
@@ -207,49 +228,102 @@ static void report_failure(const char *what, PGconn *pg, PGresult *res)
             state ? " (SQLSTATE " : "", state ? state : "", state ? ")" : "");
 }
 
-static bool exec_ok(PGconn *pg, const char *sql, const char *what)
+static bool result_ok(const PGresult *res)
 {
-    PGresult *res = PQexec(pg, sql);
     ExecStatusType st = PQresultStatus(res);
     /* EMPTY_QUERY: a file of comments only, e.g. a placeholder for a withdrawn number. */
-    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
-    if (!ok)
-        report_failure(what, pg, res);
-    PQclear(res);
-    return ok;
+    return res && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY);
 }
 
-static bool record_applied(PGconn *pg, const struct migration *m)
+/* The statement's result, or NULL with the failure reported. timeout_ms 0: no deadline. */
+static PGresult *run_sql(struct run_ctx *x, const char *sql, int n, const char *const *values, int64_t timeout_ms,
+                         const char *what)
+{
+    if (x->broken)
+        return NULL;
+    bool timed_out;
+    PGresult *res = db_pg_exec(x->pg, sql, n, values, timeout_ms, &timed_out);
+    if (result_ok(res))
+        return res;
+    if (timed_out) {
+        x->broken = true;
+        fprintf(stderr, "tessera migrate: %s: no answer from the database within %lld ms; giving up\n", what,
+                (long long)timeout_ms);
+    } else {
+        report_failure(what, x->pg, res);
+    }
+    PQclear(res);
+    return NULL;
+}
+
+static bool exec_ok(struct run_ctx *x, const char *sql, const char *what)
+{
+    PGresult *res = run_sql(x, sql, 0, NULL, x->answer_ms, what);
+    PQclear(res);
+    return res != NULL;
+}
+
+static void rollback_quietly(struct run_ctx *x)
+{
+    bool timed_out;
+    if (!x->broken && PQtransactionStatus(x->pg) != PQTRANS_IDLE)
+        PQclear(db_pg_exec(x->pg, "ROLLBACK", 0, NULL, x->answer_ms, &timed_out));
+}
+
+static bool record_applied(struct run_ctx *x, const struct migration *m)
 {
     const char *values[2] = {m->name, m->sha256};
-    PGresult *res = PQexecParams(pg, "INSERT INTO tessera_migrations (name, sha256) VALUES ($1, $2)", 2, NULL,
-                                 values, NULL, NULL, 0);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok)
-        report_failure(m->name, pg, res);
+    PGresult *res = run_sql(x, "INSERT INTO tessera_migrations (name, sha256) VALUES ($1, $2)", 2, values,
+                            x->answer_ms, m->name);
     PQclear(res);
-    return ok;
+    return res != NULL;
+}
+
+static struct migration *find_migration(struct migration_set *set, const char *name)
+{
+    for (size_t i = 0; i < set->count; i++)
+        if (strcmp(set->items[i].name, name) == 0)
+            return &set->items[i];
+    return NULL;
+}
+
+/* A recorded name this binary does not have. Past its newest file, the database was migrated
+ * by a newer tessera: serving an API over a schema it was not written for is refused. One
+ * among known names (a number withdrawn here) is only a warning. Returns true if refused. */
+static bool note_unknown(struct run_ctx *x, const char *name, const char *applied_at)
+{
+    bool newer = !x->newest_known || strcmp(name, x->newest_known) > 0;
+    if (x->warned)
+        return newer;
+    if (newer)
+        fprintf(stderr,
+                "tessera migrate: %s is applied in the database but unknown to this tessera, whose newest migration "
+                "is %s: the database was migrated by a newer version; run that version or a later one\n",
+                name, x->newest_known ? x->newest_known : "(none)");
+    else
+        fprintf(stderr, "tessera migrate: warning: %s is recorded as applied but no such file exists\n", name);
+    strbuf_printf(&x->unknown, "%-8s %s  %s%s\n", "unknown", name, applied_at,
+                  newer ? "  (newer than this tessera)" : "");
+    return newer;
 }
 
 /* Reads what is recorded and checks every applied file still has its checksum. */
-static int load_applied(PGconn *pg, struct migration_set *set)
+static int load_applied(struct run_ctx *x)
 {
-    PGresult *res = PQexec(pg, "SELECT name, sha256, to_char(applied_at, 'YYYY-MM-DD HH24:MI:SS TZ') "
-                               "FROM tessera_migrations ORDER BY name");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        report_failure("reading tessera_migrations", pg, res);
-        PQclear(res);
+    for (size_t i = 0; i < x->set->count; i++)
+        x->set->items[i].applied = false;
+    PGresult *res = run_sql(x,
+                            "SELECT name, sha256, to_char(applied_at, 'YYYY-MM-DD HH24:MI:SS TZ') "
+                            "FROM tessera_migrations ORDER BY name",
+                            0, NULL, x->answer_ms, "reading tessera_migrations");
+    if (!res)
         return -1;
-    }
-    int changed = 0;
+    int refused = 0;
     for (int r = 0; r < PQntuples(res); r++) {
         const char *name = PQgetvalue(res, r, 0), *sha = PQgetvalue(res, r, 1);
-        struct migration *m = NULL;
-        for (size_t i = 0; i < set->count && !m; i++)
-            if (strcmp(set->items[i].name, name) == 0)
-                m = &set->items[i];
+        struct migration *m = find_migration(x->set, name);
         if (!m) {
-            fprintf(stderr, "tessera migrate: warning: %s is recorded as applied but no such file exists\n", name);
+            refused += note_unknown(x, name, PQgetvalue(res, r, 2));
             continue;
         }
         m->applied = true;
@@ -259,11 +333,12 @@ static int load_applied(PGconn *pg, struct migration_set *set)
                     "tessera migrate: %s was changed after it was applied (recorded sha256 %s, file now %s); "
                     "applied migrations must never be edited: restore the file and add a new migration\n",
                     name, sha, m->sha256);
-            changed++;
+            refused++;
         }
     }
+    x->warned = true;
     PQclear(res);
-    return changed ? -1 : 0;
+    return refused ? -1 : 0;
 }
 
 static bool first_line_is_marker(const char *sql)
@@ -273,108 +348,235 @@ static bool first_line_is_marker(const char *sql)
                                                            sql[n] == '\0');
 }
 
-/* Outside a transaction each statement goes alone: several in one simple-protocol message
- * would form an implicit transaction, which CREATE INDEX CONCURRENTLY refuses. */
-static bool apply_without_transaction(PGconn *pg, const struct migration *m)
+/* Called inside a transaction. Another instance may be migrating, for minutes with a big
+ * table: say so before waiting, or the wait looks like a hang. With lock_wait_ms the wait ends
+ * there (lock_timeout on the server, and the same plus the network's share here, for a server
+ * that stopped answering). session: the session-level lock, for a no-transaction file. */
+static bool take_lock(struct run_ctx *x, bool session)
 {
-    const char *p = m->sql;
-    while (*p) {
-        const char *end = migrate_statement_end(p);
-        if (has_code(p, end)) {
-            char *stmt = strndup(p, (size_t)(end - p));
-            bool ok = stmt && exec_ok(pg, stmt, m->name);
-            free(stmt);
-            if (!ok)
-                return false;
-        }
-        p = end;
-    }
-    return record_applied(pg, m);
-}
-
-static bool apply_one(PGconn *pg, const struct migration *m)
-{
-    if (first_line_is_marker(m->sql))
-        return apply_without_transaction(pg, m);
-    if (!exec_ok(pg, "BEGIN", m->name))
+    const char *what = "taking the migration lock";
+    PGresult *res = run_sql(x,
+                            session ? "SELECT pg_try_advisory_lock(" MIGRATE_LOCK_KEY ")"
+                                    : "SELECT pg_try_advisory_xact_lock(" MIGRATE_LOCK_KEY ")",
+                            0, NULL, x->answer_ms, what);
+    if (!res)
         return false;
-    if (exec_ok(pg, m->sql, m->name) && record_applied(pg, m) && exec_ok(pg, "COMMIT", m->name))
-        return true;
-    PGresult *res = PQexec(pg, "ROLLBACK");
-    PQclear(res);
-    fprintf(stderr, "tessera migrate: %s rolled back; nothing of it was applied\n", m->name);
-    return false;
-}
-
-/* Another instance may be migrating, for minutes with a big table: say so before waiting,
- * or the wait looks like a hang. */
-static bool take_lock(PGconn *pg, FILE *out)
-{
-    PGresult *res = PQexec(pg, "SELECT pg_try_advisory_lock(" MIGRATE_LOCK_KEY ")");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        report_failure("taking the migration lock", pg, res);
-        PQclear(res);
-        return false;
-    }
     bool taken = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
     if (taken)
         return true;
-    if (out)
+    if (x->out)
         fprintf(stderr, "tessera migrate: another instance holds the migration lock; waiting for it\n");
     else
-        log_info("migrations: another instance holds the migration lock; waiting for it");
-    return exec_ok(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", "taking the migration lock");
+        log_info("migrations: another instance holds the migration lock; waiting for it, at most %lld ms",
+                 (long long)x->lock_wait_ms);
+    char limit[24];
+    snprintf(limit, sizeof limit, "%lld", (long long)x->lock_wait_ms);
+    const char *v[1] = {limit};
+    if (x->lock_wait_ms > 0) {
+        res = run_sql(x, "SELECT set_config('lock_timeout', $1, true)", 1, v, x->answer_ms, what);
+        if (!res)
+            return false;
+        PQclear(res);
+    }
+    bool timed_out;
+    res = db_pg_exec(x->pg,
+                     session ? "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")"
+                             : "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")",
+                     0, NULL, x->lock_wait_ms > 0 ? x->lock_wait_ms + x->net_ms : 0, &timed_out);
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    taken = PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (timed_out) {
+        x->broken = true;
+        fprintf(stderr, "tessera migrate: %s: no answer from the database within %lld ms; giving up\n", what,
+                (long long)(x->lock_wait_ms + x->net_ms));
+    } else if (state && strcmp(state, "55P03") == 0) {
+        fprintf(stderr,
+                "tessera migrate: gave up after %lld ms waiting for the migration lock: another session still holds "
+                "it (an instance migrating, or one stuck); exiting, to be retried\n",
+                (long long)x->lock_wait_ms);
+    } else if (!taken) {
+        report_failure(what, x->pg, res);
+    }
+    PQclear(res);
+    return taken && (x->lock_wait_ms == 0 || exec_ok(x, "SET LOCAL lock_timeout TO DEFAULT", what));
 }
 
-/* The session: no statement timeout (waiting for the lock or building an index may take
- * long), quiet notices, then the lock and the bookkeeping table. */
-static bool prepare_session(PGconn *pg, FILE *out)
+/* Opens a transaction that holds the migration lock and knows what is applied. Timeouts are
+ * SET LOCAL: an index build may take long, and a session SET would stay on a pooler's server
+ * connection for whoever comes next. */
+static bool begin_locked(struct run_ctx *x)
 {
-    return exec_ok(pg, "SET statement_timeout = 0", "SET statement_timeout") &&
-           exec_ok(pg, "SET client_min_messages = warning", "SET client_min_messages") && take_lock(pg, out) &&
-           exec_ok(pg,
+    return exec_ok(x, "BEGIN", "BEGIN") &&
+           exec_ok(x,
+                   "SELECT set_config('statement_timeout', '0', true), "
+                   "set_config('client_min_messages', 'warning', true)",
+                   "setting statement_timeout") &&
+           take_lock(x, false) &&
+           exec_ok(x,
                    "CREATE TABLE IF NOT EXISTS tessera_migrations ("
                    " name text PRIMARY KEY, sha256 text NOT NULL,"
                    " applied_at timestamptz NOT NULL DEFAULT now())",
-                   "creating tessera_migrations");
+                   "creating tessera_migrations") &&
+           load_applied(x) == 0;
 }
 
-static int run_with_connection(PGconn *pg, struct migration_set *set, enum migrate_mode mode, FILE *out)
+#ifndef LIBPQ_SONAME
+#define LIBPQ_SONAME "libpq.so.5"
+#endif
+
+/* PQbackendPID, reached like libpq_lazy.c's wrappers, which do not list it yet. */
+static int backend_key_pid(const PGconn *pg)
 {
-    if (!prepare_session(pg, out))
-        return -1;
-    int rc = load_applied(pg, set);
-    if (mode == MIGRATE_STATUS) {
-        for (size_t i = 0; i < set->count && out; i++) {
-            const struct migration *m = &set->items[i];
-            fprintf(out, "%-8s %s%s%s\n", m->applied ? "applied" : "pending", m->name, m->applied ? "  " : "",
-                    m->applied_at);
-        }
-        return rc;
+    static struct lazy_lib libpq = LAZY_LIB_INIT(LIBPQ_SONAME);
+    static void *_Atomic fn;
+    return ((int (*)(const PGconn *))lazy_lib_cached(&fn, &libpq, "PQbackendPID"))(pg);
+}
+
+/* Through a pooler (PgBouncer) the backend key libpq holds is the pooler's own, not the
+ * server's: the pids differ. */
+static bool own_session(struct run_ctx *x)
+{
+    if (x->pooled < 0) {
+        PGresult *res = run_sql(x, "SELECT pg_backend_pid()", 0, NULL, x->answer_ms, "checking the session");
+        if (!res)
+            return false;
+        x->pooled = atoi(PQgetvalue(res, 0, 0)) != backend_key_pid(x->pg);
+        PQclear(res);
     }
-    if (rc < 0)
+    return x->pooled == 0;
+}
+
+/* Inside begin_locked's transaction. 1 applied, -1 failed. */
+static int apply_in_transaction(struct run_ctx *x, const struct migration *m)
+{
+    PGresult *res = run_sql(x, m->sql, 0, NULL, 0, m->name);
+    bool ok = res != NULL;
+    PQclear(res);
+    if (ok && PQtransactionStatus(x->pg) != PQTRANS_INTRANS) {
+        fprintf(stderr,
+                "tessera migrate: %s ends the transaction it runs in (a COMMIT or ROLLBACK of its own); each file is "
+                "one transaction: remove them, or mark the file " NO_TRANSACTION_MARKER "\n",
+                m->name);
         return -1;
+    }
+    if (ok && record_applied(x, m) && exec_ok(x, "COMMIT", m->name))
+        return 1;
+    rollback_quietly(x);
+    fprintf(stderr, "tessera migrate: %s rolled back; nothing of it was applied\n", m->name);
+    return -1;
+}
+
+/* Outside a transaction each statement goes alone: several in one simple-protocol message
+ * would form an implicit transaction, which CREATE INDEX CONCURRENTLY refuses. The lock then
+ * has to be the session-level one, which a pooler (PgBouncer) leaves on whichever server
+ * connection took it, held for ever: refused there. 1 applied, 0 applied meanwhile by
+ * another instance, -1 failed. */
+static int apply_without_transaction(struct run_ctx *x, struct migration *m)
+{
+    if (!own_session(x)) {
+        if (!x->broken)
+            fprintf(stderr,
+                    "tessera migrate: %s runs outside a transaction (" NO_TRANSACTION_MARKER "), which needs the "
+                    "migration lock for a whole session; this connection goes through a pooler such as PgBouncer, "
+                    "where that lock would outlive the session: run `tessera migrate` with the URL of PostgreSQL "
+                    "itself\n",
+                    m->name);
+        return -1;
+    }
+    if (!(exec_ok(x, "BEGIN", "BEGIN") && take_lock(x, true) && exec_ok(x, "COMMIT", "COMMIT"))) {
+        rollback_quietly(x);
+        return -1;
+    }
+    bool ok = exec_ok(x, "SET statement_timeout = 0", "SET statement_timeout") &&
+              exec_ok(x, "SET client_min_messages = warning", "SET client_min_messages") && load_applied(x) == 0;
+    int rc = ok && m->applied ? 0 : -1;
+    for (const char *p = m->sql; ok && !m->applied && *p;) {
+        const char *end = migrate_statement_end(p);
+        if (has_code(p, end)) {
+            char *stmt = strndup(p, (size_t)(end - p));
+            PGresult *res = stmt ? run_sql(x, stmt, 0, NULL, 0, m->name) : NULL;
+            ok = res != NULL;
+            PQclear(res);
+            free(stmt);
+        }
+        p = end;
+    }
+    if (ok && !m->applied && record_applied(x, m))
+        rc = 1;
+    if (rc < 0 && !x->broken)
+        fprintf(stderr, "tessera migrate: %s stopped; the statements before the failing one stay applied and run "
+                        "again next time (write them with IF NOT EXISTS)\n", m->name);
+    exec_ok(x, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", "releasing the migration lock");
+    return rc;
+}
+
+static struct migration *first_pending(struct migration_set *set)
+{
+    for (size_t i = 0; i < set->count; i++)
+        if (!set->items[i].applied)
+            return &set->items[i];
+    return NULL;
+}
+
+/* One file per transaction, each taking the lock and reading the record again: another
+ * instance may have applied the next file meanwhile. */
+static int apply_pending(struct run_ctx *x)
+{
     int applied = 0;
-    for (size_t i = 0; i < set->count; i++) {
-        struct migration *m = &set->items[i];
-        if (m->applied)
-            continue;
-        int64_t start = clock_monotonic_us();
-        if (!apply_one(pg, m))
+    for (;;) {
+        if (!begin_locked(x)) {
+            rollback_quietly(x);
             return -1;
+        }
+        struct migration *m = first_pending(x->set);
+        if (!m)
+            break;
+        int64_t start = clock_monotonic_us();
+        int rc = first_line_is_marker(m->sql)
+                     ? (exec_ok(x, "COMMIT", "COMMIT") ? apply_without_transaction(x, m) : -1)
+                     : apply_in_transaction(x, m);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            continue;
         applied++;
-        if (out)
-            fprintf(out, "applied %s (%.1f ms)\n", m->name, (double)(clock_monotonic_us() - start) / 1000.0);
+        if (x->out)
+            fprintf(x->out, "applied %s (%.1f ms)\n", m->name, (double)(clock_monotonic_us() - start) / 1000.0);
         else
             log_info("migration %s applied", m->name);
     }
-    if (applied == 0 && out)
-        fprintf(out, "database is up to date (%zu migrations)\n", set->count);
+    if (!exec_ok(x, "COMMIT", "COMMIT"))
+        return -1;
+    if (applied == 0 && x->out)
+        fprintf(x->out, "database is up to date (%zu migrations)\n", x->set->count);
     return 0;
 }
 
-int migrate_run(const struct config *cfg, const char *dir, enum migrate_mode mode, FILE *out)
+/* Reads only: no lock to wait for, nothing created. */
+static int show_status(struct run_ctx *x)
+{
+    PGresult *res = run_sql(x, "SELECT to_regclass('tessera_migrations') IS NOT NULL", 0, NULL, x->answer_ms,
+                            "reading tessera_migrations");
+    if (!res)
+        return -1;
+    bool recorded = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    int rc = recorded ? load_applied(x) : 0;
+    if (x->broken)
+        return -1;
+    for (size_t i = 0; i < x->set->count && x->out; i++) {
+        const struct migration *m = &x->set->items[i];
+        fprintf(x->out, "%-8s %s%s%s\n", m->applied ? "applied" : "pending", m->name, m->applied ? "  " : "",
+                m->applied_at);
+    }
+    if (x->out && x->unknown.data)
+        fputs(x->unknown.data, x->out);
+    return rc;
+}
+
+static int run_migrations(const struct config *cfg, const char *dir, enum migrate_mode mode, FILE *out,
+                          int64_t lock_wait_ms)
 {
     struct migration_set set = {0};
     if ((dir ? load_dir(&set, dir) : load_embedded(&set)) < 0) {
@@ -388,15 +590,33 @@ int migrate_run(const struct config *cfg, const char *dir, enum migrate_mode mod
         migration_set_free(&set);
         return -1;
     }
-    int rc = run_with_connection(pg, &set, mode, out);
-    PQfinish(pg); /* ends the session, which releases the advisory lock */
+    PQsetnonblocking(pg, 1); /* statements are written under the deadline too (db_pg_exec) */
+    int64_t statement_ms = cfg->database.statement_timeout_ms > 0 ? cfg->database.statement_timeout_ms : 10000;
+    struct run_ctx x = {.pg = pg, .out = out, .set = &set, .net_ms = cfg->database.connect_timeout_ms,
+                        .lock_wait_ms = lock_wait_ms, .pooled = -1};
+    x.answer_ms = statement_ms + x.net_ms;
+    for (size_t i = 0; i < set.count; i++)
+        if (!x.newest_known || strcmp(set.items[i].name, x.newest_known) > 0)
+            x.newest_known = set.items[i].name;
+    strbuf_init(&x.unknown);
+    int rc = mode == MIGRATE_STATUS ? show_status(&x) : apply_pending(&x);
+    PQfinish(pg);
+    strbuf_free(&x.unknown);
     migration_set_free(&set);
     return rc;
 }
 
+int migrate_run(const struct config *cfg, const char *dir, enum migrate_mode mode, FILE *out)
+{
+    return run_migrations(cfg, dir, mode, out, 0);
+}
+
+/* serve must come up or go down within a bound, so that its service manager can retry: it
+ * waits for another instance's migration lock at most statement_timeout (10 s when 0). */
 int migrate_on_start(const struct config *cfg)
 {
-    if (migrate_run(cfg, NULL, MIGRATE_APPLY, NULL) < 0) {
+    int64_t lock_wait_ms = cfg->database.statement_timeout_ms > 0 ? cfg->database.statement_timeout_ms : 10000;
+    if (run_migrations(cfg, NULL, MIGRATE_APPLY, NULL, lock_wait_ms) < 0) {
         log_error("database migrations failed (see above); not starting");
         return -1;
     }

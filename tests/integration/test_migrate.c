@@ -1,11 +1,16 @@
 /* `tessera migrate` and migrations at serve start, against a real PostgreSQL. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -274,5 +279,367 @@ Test(migrate, waiting_for_the_lock_is_reported, .timeout = 60)
     free(out);
     free(err);
     PQfinish(holder);
+    free(url);
+}
+
+/* ------------------------------------------------------------------ bounded start-up */
+
+/* `tessera serve` with ini_text, run to its end: its exit status and stderr, and how long it
+ * took. A serve that is still running after limit_ms (listening, or stuck) is killed and
+ * reported as -1, so a hang fails the test instead of outliving it. */
+struct serve_run {
+    int status;
+    double took_ms;
+    char *err;
+    pid_t pid;
+    char dir[64];
+};
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return strdup("");
+    char *text = calloc(1, 65537);
+    size_t n = fread(text, 1, 65536, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+static void serve_spawn(struct serve_run *r, const char *ini_text)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->dir, sizeof r->dir, "/tmp/tessera-h3-serve-XXXXXX");
+    cr_assert(mkdtemp(r->dir));
+    char ini[128], err[128];
+    snprintf(ini, sizeof ini, "%s/test.ini", r->dir);
+    snprintf(err, sizeof err, "%s/stderr", r->dir);
+    write_text(ini, ini_text);
+    const char *bin = getenv("TESSERA_BIN") ? getenv("TESSERA_BIN") : "build/tessera";
+    r->pid = fork();
+    cr_assert(r->pid >= 0);
+    if (r->pid == 0) {
+        int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(fd, 2);
+        execl(bin, bin, "serve", "--config", ini, "--listen", "127.0.0.1:0", (char *)NULL);
+        _exit(127);
+    }
+}
+
+static void serve_wait(struct serve_run *r, double started_ms, double limit_ms)
+{
+    r->status = -1;
+    for (;;) {
+        int st;
+        if (waitpid(r->pid, &st, WNOHANG) == r->pid) {
+            r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            break;
+        }
+        if (now_ms() - started_ms > limit_ms) {
+            kill(r->pid, SIGKILL);
+            waitpid(r->pid, NULL, 0);
+            break;
+        }
+        usleep(20000);
+    }
+    r->took_ms = now_ms() - started_ms;
+    char path[128];
+    snprintf(path, sizeof path, "%s/stderr", r->dir);
+    r->err = slurp(path);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->dir);
+    if (system(cmd) != 0) { /* a leftover temp dir is not a failure */ }
+}
+
+static PGconn *hold_migration_lock(const char *url)
+{
+    PGconn *holder = PQconnectdb(url);
+    cr_assert_eq(PQstatus(holder), CONNECTION_OK);
+    PGresult *r = PQexec(holder, "SELECT pg_advisory_lock(8387236823431344417)");
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    return holder;
+}
+
+/* A migration lock that is never released (an instance stuck mid-migration, or a lock left on
+ * a PgBouncer server connection) kept serve from listening and from exiting, for ever. It
+ * must give up after a bound, say why, and exit 1 so that the service manager retries. */
+Test(migrate, serve_gives_up_on_a_migration_lock_held_for_ever, .timeout = 60)
+{
+    char *url = test_db_create();
+    PGconn *holder = hold_migration_lock(url);
+    char ini[1024];
+    snprintf(ini, sizeof ini, "[database]\nurl = %s\nstatement_timeout = 1s\nconnect_timeout = 1s\n", url);
+    unsetenv("TESSERA_DATABASE_URL");
+    struct serve_run r;
+    double t0 = now_ms();
+    serve_spawn(&r, ini);
+    serve_wait(&r, t0, 20000);
+    PQfinish(holder);
+    cr_assert_eq(r.status, 1, "serve must exit 1, got %d after %.0f ms; stderr: %s", r.status, r.took_ms, r.err);
+    cr_assert_lt(r.took_ms, 6000, "statement_timeout + connect_timeout (+ start-up) exceeded: %.0f ms", r.took_ms);
+    cr_assert(strstr(r.err, "migration lock"), "the log says what it waited for: %s", r.err);
+    free(r.err);
+    free(url);
+}
+
+/* The backend of the tessera connection waiting on a lock in this database; skips the test
+ * when it cannot be frozen (not a local postgres process). */
+static pid_t waiting_tessera_backend(const char *url)
+{
+    for (int waited = 0; waited < 10000; waited += 20) {
+        char *pid = test_db_scalar(url, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                                        " AND application_name = 'tessera' AND wait_event_type = 'Lock'"
+                                        " AND client_addr IS NULL");
+        pid_t p = (pid_t)atoi(pid);
+        free(pid);
+        if (p > 0) {
+            char path[64], comm[32] = "";
+            snprintf(path, sizeof path, "/proc/%d/comm", (int)p);
+            FILE *f = fopen(path, "r");
+            if (!f || !fgets(comm, sizeof comm, f) || strncmp(comm, "postgres", 8) != 0)
+                cr_skip_test("not a local PostgreSQL backend: it cannot be frozen");
+            fclose(f);
+            return p;
+        }
+        usleep(20000);
+    }
+    cr_assert_fail("serve never waited for the migration lock");
+    return 0;
+}
+
+/* A database host that stops answering in the middle of start-up (a backend frozen with
+ * SIGSTOP stands in for it) held serve for as long as TCP would: it must give up after
+ * statement_timeout + connect_timeout and exit 1. */
+Test(migrate, serve_gives_up_on_a_frozen_database_at_start, .timeout = 60)
+{
+    char *url = test_db_create();
+    PGconn *holder = hold_migration_lock(url);
+    char ini[1024];
+    snprintf(ini, sizeof ini, "[database]\nurl = %s\nstatement_timeout = 1s\nconnect_timeout = 1s\n", url);
+    unsetenv("TESSERA_DATABASE_URL");
+    struct serve_run r;
+    double t0 = now_ms();
+    serve_spawn(&r, ini);
+    pid_t backend = waiting_tessera_backend(url);
+    cr_assert_eq(kill(backend, SIGSTOP), 0);
+    PQfinish(holder); /* the lock is free now, but the frozen backend cannot say so */
+    double t_frozen = now_ms();
+    serve_wait(&r, t0, 20000);
+    kill(backend, SIGCONT);
+    cr_assert_eq(r.status, 1, "serve must exit 1, got %d after %.0f ms; stderr: %s", r.status, r.took_ms, r.err);
+    cr_assert_lt(t0 + r.took_ms - t_frozen, 5000, "statement_timeout + connect_timeout + 3 s exceeded: %.0f ms",
+                 t0 + r.took_ms - t_frozen);
+    cr_assert(strstr(r.err, "no answer"), "the log says the database did not answer: %s", r.err);
+    free(r.err);
+    free(url);
+}
+
+/* A database migrated by a newer tessera holds files this binary does not know: running
+ * against it would serve an API over a schema it was not written for. */
+Test(migrate, database_newer_than_the_binary_is_refused)
+{
+    char *url = test_db_create();
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(migrate(url, NULL, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    free(test_db_scalar(url, "INSERT INTO tessera_migrations (name, sha256)"
+                             " VALUES ('9000_future.sql', repeat('a', 64))"));
+    cr_assert_eq(migrate(url, NULL, &out, &err), 1, "stdout: %s stderr: %s", out, err);
+    cr_assert(strstr(err, "9000_future.sql"), "%s", err);
+    cr_assert(strstr(err, "newer"), "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(migrate(url, (const char *[]){"--status", NULL}, &out, &err), 1, "status reports it too");
+    cr_assert(strstr(out, "9000_future.sql"), "%s", out);
+    free(out);
+    free(err);
+    char ini[1024];
+    snprintf(ini, sizeof ini, "[database]\nurl = %s\n", url);
+    unsetenv("TESSERA_DATABASE_URL");
+    struct serve_run r;
+    double t0 = now_ms();
+    serve_spawn(&r, ini);
+    serve_wait(&r, t0, 15000);
+    cr_assert_eq(r.status, 1, "serve must refuse to start: %d, %s", r.status, r.err);
+    cr_assert(strstr(r.err, "9000_future.sql"), "%s", r.err);
+    free(r.err);
+    free(url);
+}
+
+/* ------------------------------------------------------------------ through PgBouncer */
+
+struct bouncer {
+    pid_t pid;
+    char dir[64];
+    char url[400];
+};
+
+/* Debian's PgBouncer 1.18 in transaction mode with pool_size server connections, on a Unix
+ * socket of its own (as the API suite runs it). */
+static void bouncer_start(struct bouncer *b, const char *db_url, int pool_size)
+{
+    if (access("/usr/sbin/pgbouncer", X_OK) != 0)
+        cr_skip_test("pgbouncer is not installed");
+    char name[128], sock[256];
+    cr_assert_eq(sscanf(db_url, "postgresql:///%127[^?]?host=%255[^&]", name, sock), 2, "%s", db_url);
+    snprintf(b->dir, sizeof b->dir, "/tmp/tessera-h3-bnc-XXXXXX");
+    cr_assert(mkdtemp(b->dir));
+    char path[256], ini[2048];
+    snprintf(path, sizeof path, "%s/users.txt", b->dir);
+    write_text(path, "\"tessera\" \"\"\n");
+    snprintf(ini, sizeof ini,
+             "[databases]\n* = host=%s user=tessera\n"
+             "[pgbouncer]\nlisten_addr =\nlisten_port = 6432\nunix_socket_dir = %s\n"
+             "auth_type = trust\nauth_file = %s/users.txt\npool_mode = transaction\n"
+             "default_pool_size = %d\nmax_client_conn = 100\n"
+             "logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n",
+             sock, b->dir, b->dir, pool_size, b->dir, b->dir);
+    snprintf(path, sizeof path, "%s/pgbouncer.ini", b->dir);
+    write_text(path, ini);
+    struct passwd *pw = getuid() == 0 ? getpwnam("postgres") : NULL;
+    if (pw) {
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "chown -R postgres:postgres '%s'", b->dir);
+        cr_assert_eq(system(cmd), 0);
+    }
+    b->pid = fork();
+    cr_assert(b->pid >= 0);
+    if (b->pid == 0) {
+        if (pw && (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0))
+            _exit(126);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        execl("/usr/sbin/pgbouncer", "pgbouncer", "-q", path, (char *)NULL);
+        _exit(127);
+    }
+    char s[128];
+    snprintf(s, sizeof s, "%s/.s.PGSQL.6432", b->dir);
+    struct stat st;
+    for (int waited = 0; stat(s, &st) != 0; waited += 10) {
+        cr_assert(waited < 10000, "pgbouncer did not open %s", s);
+        usleep(10000);
+    }
+    snprintf(b->url, sizeof b->url, "postgresql:///%s?host=%s&port=6432&user=tessera", name, b->dir);
+}
+
+static void bouncer_stop(struct bouncer *b)
+{
+    if (b->pid > 0) {
+        kill(b->pid, SIGTERM);
+        waitpid(b->pid, NULL, 0);
+        b->pid = 0;
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->dir);
+    if (system(cmd) != 0) { /* a leftover temp dir is not a failure */ }
+}
+
+static struct bouncer bnc;
+static void stop_bouncer(void) { bouncer_stop(&bnc); }
+
+static char *advisory_locks(const char *url)
+{
+    return test_db_scalar(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                               " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+}
+
+/* Behind PgBouncer in transaction mode (the API suite's set-up, migrate_on_start on) the
+ * session-level lock stayed on whichever server connection took it, held for ever, and the
+ * session SETs (client_min_messages, statement_timeout) stayed on the server connections
+ * that ran them, for every later client to inherit. */
+Test(migrate, through_pgbouncer_leaves_no_lock_or_setting_behind, .timeout = 60, .fini = stop_bouncer)
+{
+    char *url = test_db_create();
+    bouncer_start(&bnc, url, 1);
+    setenv("TESSERA_DATABASE_PREPARED_STATEMENTS", "off", 1);
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(migrate(bnc.url, NULL, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "applied 0005_list_pages.sql"), "%s", out);
+    free(out);
+    free(err);
+    char *locks = advisory_locks(url);
+    cr_assert_str_eq(locks, "0", "the migration lock is still held by a PgBouncer server connection");
+    free(locks);
+    char *level = test_db_scalar(bnc.url, "SHOW client_min_messages");
+    cr_assert_str_eq(level, "notice", "a session SET leaked to the next client of the server connection");
+    free(level);
+    cr_assert_eq(migrate(bnc.url, NULL, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "up to date"), "%s", out);
+    free(out);
+    free(err);
+    unsetenv("TESSERA_DATABASE_PREPARED_STATEMENTS");
+    free(url);
+}
+
+/* Two instances migrating at once through PgBouncer: each file applied once, neither stuck. */
+Test(migrate, two_at_once_through_pgbouncer_apply_each_file_once, .timeout = 60, .fini = stop_bouncer)
+{
+    char *url = test_db_create();
+    bouncer_start(&bnc, url, 2);
+    setenv("TESSERA_DATABASE_URL", bnc.url, 1);
+    setenv("TESSERA_DATABASE_PREPARED_STATEMENTS", "off", 1);
+    struct run a = {.url = bnc.url}, b = {.url = bnc.url};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, run_migrate, &a);
+    pthread_create(&tb, NULL, run_migrate, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    unsetenv("TESSERA_DATABASE_PREPARED_STATEMENTS");
+    cr_assert_eq(a.rc, 0, "first: %s", a.err);
+    cr_assert_eq(b.rc, 0, "second: %s", b.err);
+    char *count = test_db_scalar(url, "SELECT count(*) FROM tessera_migrations");
+    cr_assert_str_eq(count, "5");
+    free(count);
+    char *locks = advisory_locks(url);
+    cr_assert_str_eq(locks, "0");
+    free(locks);
+    free(a.out); free(a.err); free(b.out); free(b.err);
+    free(url);
+}
+
+/* A no-transaction file cannot run under a transaction-level lock, and a session lock is
+ * not safe behind a transaction pooler: refused with the reason, and nothing left held. */
+Test(migrate, no_transaction_file_through_a_pooler_is_refused_clearly, .timeout = 60, .fini = stop_bouncer)
+{
+    char *url = test_db_create();
+    bouncer_start(&bnc, url, 2);
+    char dir[] = "/tmp/tessera-h3-mig-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    copy_embedded_set(dir, 5);
+    char path[300];
+    snprintf(path, sizeof path, "%s/0006_concurrent.sql", dir);
+    write_text(path, "-- tessera:no-transaction\nCREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n");
+    setenv("TESSERA_DATABASE_PREPARED_STATEMENTS", "off", 1);
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(migrate(bnc.url, (const char *[]){"--dir", dir, NULL}, &out, &err), 1, "%s", out);
+    unsetenv("TESSERA_DATABASE_PREPARED_STATEMENTS");
+    cr_assert(strstr(out, "applied 0005_list_pages.sql"), "the files before it are applied: %s", out);
+    cr_assert(strstr(err, "0006_concurrent.sql"), "%s", err);
+    cr_assert(strstr(err, "PgBouncer"), "the reason: %s", err);
+    free(out);
+    free(err);
+    char *locks = advisory_locks(url);
+    cr_assert_str_eq(locks, "0");
+    free(locks);
+    /* Directly against PostgreSQL it applies. */
+    cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "applied 0006_concurrent.sql"), "%s", out);
+    free(out);
+    free(err);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
     free(url);
 }
