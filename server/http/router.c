@@ -109,6 +109,20 @@ static bool wants_close(const struct mg_request_info *req, const char *connectio
     return false;
 }
 
+/* The access line and the counters, once the answer is sent. */
+static void record(struct http_exchange *ex, int64_t start)
+{
+    struct tessera_server *srv = ex->srv;
+    if (ex->status == 0) /* a handler that sent nothing: the client went away mid-way */
+        ex->status = 499;
+    atomic_fetch_add(&srv->counters.requests, 1);
+    int cls = ex->status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add(&srv->counters.by_class[cls], 1);
+    atomic_fetch_add(&srv->counters.bytes_sent, (uint_fast64_t)ex->bytes);
+    log_access(srv->cfg.log.access, ex->method, ex->path, ex->status, ex->bytes, clock_monotonic_us() - start);
+}
+
 int router_begin_request(struct mg_connection *conn)
 {
     const struct mg_request_info *req = mg_get_request_info(conn);
@@ -131,13 +145,48 @@ int router_begin_request(struct mg_connection *conn)
     } else {
         dispatch(&ex);
     }
-    if (ex.status == 0) /* a handler that sent nothing: the client went away mid-way */
-        ex.status = 499;
-    atomic_fetch_add(&srv->counters.requests, 1);
-    int cls = ex.status / 100;
-    if (cls >= 1 && cls <= 5)
-        atomic_fetch_add(&srv->counters.by_class[cls], 1);
-    atomic_fetch_add(&srv->counters.bytes_sent, (uint_fast64_t)ex.bytes);
-    log_access(srv->cfg.log.access, ex.method, ex.path, ex.status, ex.bytes, clock_monotonic_us() - start);
+    record(&ex, start);
     return ex.status;
+}
+
+/* The path of a request target in origin- or absolute-form, without its query. */
+static void target_path(const char *target, char *out, size_t size)
+{
+    const char *scheme_end = strstr(target, "://");
+    if (target[0] != '/' && scheme_end) {
+        const char *slash = strchr(scheme_end + 3, '/');
+        target = slash ? slash : "/";
+    }
+    size_t n = strcspn(target, "?");
+    if (n >= size) n = size - 1;
+    memcpy(out, target, n);
+    out[n] = '\0';
+}
+
+int router_http_error(struct mg_connection *conn, int status, const char *message)
+{
+    (void)message;
+    const struct mg_request_info *req = mg_get_request_info(conn);
+    /* CivetWeb refuses a method missing from its own table while it parses the request line,
+     * before begin_request: for TRACE it sent a bare 400 "Bad request". The request line is
+     * all that was parsed (no headers), and the connection closes after this answer. */
+    if (status != 400 || !req || !req->request_method || !req->request_uri || strcmp(req->request_method, "TRACE") != 0)
+        return 1; /* CivetWeb's own answer */
+    char path[1024];
+    target_path(req->request_uri, path, sizeof path);
+    struct http_exchange ex = {
+        .conn = conn,
+        .req = req,
+        .srv = mg_get_user_data(mg_get_context(conn)),
+        .method = req->request_method,
+        .path = path,
+        .close = true,
+    };
+    int64_t start = clock_monotonic_us();
+    if (router_match(path) == ROUTE_API) /* its methods depend on the route; TRACE is on none */
+        reply_text(&ex, 501, "TRACE is not implemented");
+    else
+        reply_get_head_only(&ex);
+    record(&ex, start);
+    return 0;
 }

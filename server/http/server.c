@@ -98,6 +98,7 @@ int server_start(struct tessera_server *srv)
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.begin_request = router_begin_request;
+    callbacks.http_error = router_http_error;
     callbacks.log_message = log_civetweb_message;
     srv->mg = mg_start(&callbacks, srv, options);
     if (!srv->mg) {

@@ -172,6 +172,41 @@ Test(http_edges, trace_is_never_echoed)
     }
 }
 
+/* The header value of name in a raw response (up to the blank line), or NULL. */
+static const char *raw_header(const char *response, const char *name, char *out, size_t size)
+{
+    const char *end = strstr(response, "\r\n\r\n");
+    size_t n = strlen(name);
+    for (const char *p = strstr(response, "\r\n"); p && (!end || p < end); p = strstr(p + 2, "\r\n")) {
+        if (strncasecmp(p + 2, name, n) == 0 && p[2 + n] == ':') {
+            const char *v = p + 3 + n;
+            while (*v == ' ') v++;
+            size_t len = strcspn(v, "\r\n");
+            if (len >= size) len = size - 1;
+            memcpy(out, v, len);
+            out[len] = '\0';
+            return out;
+        }
+    }
+    return NULL;
+}
+
+/* RFC 9110 9.3.8 leaves TRACE to the server; tessera does not implement it. Outside /api every
+ * resource takes GET and HEAD only, so the refusal is a 405 that says so (15.5.6: Allow is
+ * required), with tessera's own headers, not CivetWeb's bare 400 "Bad request". */
+Test(http_edges, trace_is_405_with_allow)
+{
+    const char *targets[] = {"/index.html", "/no/such/page", "/healthz", "/_image?url=/image.png&w=10"};
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        char req[512], buf[16384], allow[64];
+        snprintf(req, sizeof req, "TRACE %s HTTP/1.1\r\nHost: t\r\n\r\n", targets[i]);
+        exchange(req, buf, sizeof buf);
+        cr_expect_eq(strncmp(buf, "HTTP/1.1 405 ", 13), 0, "TRACE %s: %s", targets[i], buf);
+        cr_expect_str_eq(raw_header(buf, "Allow", allow, sizeof allow) ? allow : "(none)", "GET, HEAD", "%s", targets[i]);
+        cr_expect_not_null(raw_header(buf, "X-Content-Type-Options", allow, sizeof allow), "%s", targets[i]);
+    }
+}
+
 /* /healthz, /readyz and /metrics are read-only: a POST or DELETE is a client's mistake, and
  * must not look like a success. */
 Test(http_edges, fixed_routes_refuse_other_methods)
