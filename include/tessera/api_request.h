@@ -8,6 +8,11 @@
 
 #include "tessera/http.h"
 
+/* Deepest nesting of objects and arrays a body may have, the body object being level 1 (so
+ * a field's value may nest API_JSON_DEPTH_MAX - 1 levels). jansson, and the walks over its
+ * values, recurse once per level on a worker thread's small stack. */
+#define API_JSON_DEPTH_MAX 32
+
 /* One field a route accepts. */
 enum api_field_type { API_FIELD_STRING, API_FIELD_BOOL, API_FIELD_ANY };
 struct api_field {
@@ -22,7 +27,8 @@ struct api_field {
  * itself — 415 wrong Content-Type, 413 too large, 400 malformed / wrong type / missing /
  * unknown field (naming it) — and returns NULL. The caller json_decref()s the result.
  * A leading UTF-8 byte order mark is ignored; a string holding U+0000 (PostgreSQL cannot
- * store it) and a number beyond 64-bit integers or doubles are invalid_field, named. */
+ * store it), a number beyond 64-bit integers or doubles, and a value nested deeper than
+ * API_JSON_DEPTH_MAX allows are invalid_field, named. */
 json_t *api_read_json_object(struct http_exchange *ex, size_t max_body, const struct api_field *fields,
                              size_t n_fields);
 

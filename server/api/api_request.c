@@ -127,6 +127,45 @@ static bool member_at(const char *body, size_t len, size_t offset, char *key, si
     return have_key && depth >= 1 && !in_string;
 }
 
+/* Where body first nests deeper than max (objects and arrays, outside strings), or -1. A
+ * linear scan, so that nothing recursive (jansson's parser, dump, equal and free, our own
+ * walks) ever sees a deep value: on a worker thread's small stack a value nested 500 deep
+ * crashed the server in json_dumps. */
+static long too_deep_at(const char *body, size_t len, int max)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max)
+                return (long)i;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return -1;
+}
+
+static json_t *refuse_too_deep(struct api_body_problem *problem, const char *body, size_t len, size_t offset,
+                               const struct api_field *fields, size_t n_fields)
+{
+    char key[72];
+    if (!member_at(body, len, offset, key, sizeof key))
+        return refuse(problem, "invalid_json", NULL, "malformed JSON: nested deeper than %d levels",
+                      API_JSON_DEPTH_MAX);
+    if (!field_named(fields, n_fields, key))
+        return refuse(problem, "unknown_field", key, "unknown field \"%.64s\"", key);
+    return refuse(problem, "invalid_field", key, "%s is nested deeper than %d levels", key, API_JSON_DEPTH_MAX - 1);
+}
+
 /* jansson keeps integers in 64 bits and reals in doubles, and refuses the rest: say which
  * field held it rather than calling the body malformed. */
 static json_t *refuse_unparsed(struct api_body_problem *problem, const char *body, size_t len,
@@ -157,6 +196,9 @@ json_t *api_parse_json_object(const char *body, size_t len, const struct api_fie
         body += 3;
         len -= 3;
     }
+    long deep = too_deep_at(body, len, API_JSON_DEPTH_MAX);
+    if (deep >= 0)
+        return refuse_too_deep(problem, body, len, (size_t)deep, fields, n_fields);
     json_error_t err;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
     if (!root)

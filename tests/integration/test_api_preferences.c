@@ -198,6 +198,42 @@ API_TEST(api, preference_values_out_of_range_are_named)
     http_result_free(&r);
 }
 
+/* A value nested 500 deep overran a worker thread's stack in jansson's recursive dump and
+ * took the whole server down (every user's requests). Refused as 400 before any parsing;
+ * the server keeps answering. */
+API_TEST(api, deeply_nested_bodies_are_400_not_a_crash)
+{
+    char a[65];
+    api_fixture_user(f, "a@example.test", a);
+    static const struct {
+        const char *method, *path, *prefix, *open, *close, *field;
+    } cases[] = {
+        {"PUT", "/api/preferences/deep", "{\"value\":", "[", "]", "value"},
+        {"PUT", "/api/preferences/deep", "{\"value\":", "{\"k\":", "}", "value"},
+        {"POST", "/api/conversations", "{\"title\":", "[", "]", "title"},
+        {"POST", "/api/auth/sign-in", "{\"email\":\"a@example.test\",\"password\":", "[", "]", "password"},
+    };
+    static const int depths[] = {500, 2000, 5000};
+    size_t size = 5000 * 8 + 256;
+    char *body = malloc(size);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (size_t d = 0; d < sizeof depths / sizeof depths[0]; d++) {
+            size_t n = (size_t)snprintf(body, size, "%s", cases[i].prefix);
+            for (int k = 0; k < depths[d]; k++)
+                n += (size_t)snprintf(body + n, size - n, "%s", cases[i].open);
+            for (int k = 0; k < depths[d]; k++)
+                n += (size_t)snprintf(body + n, size - n, "%s", cases[i].close);
+            snprintf(body + n, size - n, "}");
+            api_expect_error(f, cases[i].method, cases[i].path, a, body, 400, "invalid_field", cases[i].field);
+        }
+    }
+    free(body);
+    struct http_result r;
+    api_call(f, "PUT", "/api/preferences/nested", a, "{\"value\":[[[{\"a\":[1]}]]]}", NULL, &r);
+    cr_expect_eq(r.status, 200, "%.200s", r.body);
+    http_result_free(&r);
+}
+
 API_TEST(api, preferences_concurrent_puts_one_row)
 {
     char a[65];

@@ -121,6 +121,52 @@ Test(api_request, json_bodies_name_the_field)
     json_decref(root);
 }
 
+/* A worker thread's stack is small (CivetWeb's, about 100 KiB): jansson's recursive dump of a
+ * value nested 500 deep overran it and the whole server died. Bodies nested deeper than
+ * API_JSON_DEPTH_MAX are refused before jansson sees them. */
+Test(api_request, deep_nesting_is_refused_before_parsing)
+{
+    struct api_body_problem problem;
+    static char body[8192];
+    const struct {
+        int depth;
+        const char *open, *close, *prefix, *code, *field;
+    } cases[] = {
+        {API_JSON_DEPTH_MAX, "[", "]", "{\"title\":\"a\",\"value\":", NULL, NULL},
+        {API_JSON_DEPTH_MAX + 1, "[", "]", "{\"title\":\"a\",\"value\":", "invalid_field", "value"},
+        {2000, "{\"k\":", "}", "{\"title\":\"a\",\"value\":", "invalid_field", "value"},
+        {1000, "[", "]", "{\"title\":\"]]]]\",\"zz\":", "unknown_field", "zz"},
+        {1000, "[", "]", "", "invalid_json", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = (size_t)snprintf(body, sizeof body, "%s", cases[i].prefix);
+        for (int d = 1; d < cases[i].depth; d++) /* the body object is one level */
+            n += (size_t)snprintf(body + n, sizeof body - n, "%s", cases[i].open);
+        for (int d = 1; d < cases[i].depth; d++)
+            n += (size_t)snprintf(body + n, sizeof body - n, "%s", cases[i].close);
+        snprintf(body + n, sizeof body - n, "%s", cases[i].prefix[0] ? "}" : "");
+        if (cases[i].depth == 1000 && !cases[i].prefix[0]) { /* a bare array, no object */
+            memset(body, '[', 1000);
+            body[1000] = '\0';
+        }
+        json_t *root = api_parse_json_object(body, strlen(body),
+                                             (const struct api_field[]){{"title", API_FIELD_STRING, true, 0},
+                                                                        {"value", API_FIELD_ANY, false, 0}},
+                                             2, &problem);
+        if (!cases[i].code) {
+            cr_expect_not_null(root, "depth %d: %s", cases[i].depth, problem.message);
+            json_decref(root);
+            continue;
+        }
+        cr_expect_null(root, "depth %d", cases[i].depth);
+        cr_expect_str_eq(problem.code, cases[i].code, "depth %d: %s", cases[i].depth, problem.message);
+        if (cases[i].field)
+            cr_expect(problem.field && strcmp(problem.field, cases[i].field) == 0, "depth %d: %s", cases[i].depth,
+                      problem.field ? problem.field : "(none)");
+        api_body_problem_clear(&problem);
+    }
+}
+
 Test(api_request, blank_text)
 {
     const char *blank[] = {"", " ", "\t\r\n\v\f", "\xc2\xa0", "\xe3\x80\x80", "\xef\xbb\xbf", "\xe2\x80\xa8",
