@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,24 @@ static PGconn *connect_or_report(const struct config *cfg, const char *cmd)
     return pg;
 }
 
+/* The one statement, awaited at most statement_timeout (10 s when 0) + connect_timeout: a
+ * database host that stops answering would otherwise hold a deploy script for as long as TCP
+ * does, since it cannot enforce statement_timeout itself. NULL (reported) when no result came. */
+static PGresult *exec_bounded(const struct config *cfg, PGconn *pg, const char *cmd, const char *sql,
+                              const char *const values[3])
+{
+    int64_t statement_ms = cfg->database.statement_timeout_ms > 0 ? cfg->database.statement_timeout_ms : 10000;
+    int64_t limit_ms = statement_ms + cfg->database.connect_timeout_ms;
+    bool timed_out;
+    PQsetnonblocking(pg, 1);
+    PGresult *res = db_pg_exec(pg, sql, 3, values, limit_ms, &timed_out);
+    if (!res && timed_out)
+        fprintf(stderr, "tessera %s: no answer from the database within %lld ms\n", cmd, (long long)limit_ms);
+    else if (!res)
+        fprintf(stderr, "tessera %s: %s", cmd, PQerrorMessage(pg));
+    return res;
+}
+
 static const char sql_user_add[] =
     "WITH u AS (INSERT INTO users (email, name) VALUES ($1, $2) RETURNING id)"
     " INSERT INTO accounts (user_id, provider_id, account_id, password)"
@@ -110,11 +129,12 @@ static int user_add(const struct config *cfg, const char *email, const char *nam
     if (!pg)
         return 1;
     const char *values[3] = {email, update ? name : (name ? name : ""), hash};
-    PGresult *res = PQexecParams(pg, update ? sql_user_update_password : sql_user_add, 3, NULL, values, NULL,
-                                 NULL, 0);
+    PGresult *res = exec_bounded(cfg, pg, "user add", update ? sql_user_update_password : sql_user_add, values);
     int rc = 0;
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+    if (!res) {
+        rc = 1;
+    } else if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
         printf("%s %s (id %s)\n", update ? "updated" : "created", email, PQgetvalue(res, 0, 0));
     } else if (PQresultStatus(res) == PGRES_TUPLES_OK) {
         fprintf(stderr, "tessera user add: no user with email %s\n", email);
@@ -228,9 +248,11 @@ int session_cli_main(const struct config *cfg, int argc, char **argv)
     if (!pg)
         return 1;
     const char *values[3] = {hash, ttl_text, email};
-    PGresult *res = PQexecParams(pg, sql_session_new, 3, NULL, values, NULL, NULL, 0);
+    PGresult *res = exec_bounded(cfg, pg, "session new", sql_session_new, values);
     int rc = 0;
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+    if (!res) {
+        rc = 1;
+    } else if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
         printf("%s\n", token); /* the only time it exists outside the client */
     } else if (PQresultStatus(res) == PGRES_TUPLES_OK) {
         fprintf(stderr, "tessera session new: no user with email %s\n", email);

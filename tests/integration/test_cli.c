@@ -1,10 +1,13 @@
 /* The command line and process life cycle, against the real binary. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -116,4 +119,111 @@ Test(cli, sighup_is_logged_and_the_server_keeps_serving)
     cr_assert(err && strstr(err, "SIGHUP"), "stderr: %s", err ? err : "");
     free(err);
     cr_assert_eq(test_server_stop(&ts), 0);
+}
+
+/* ------------------------------------------------------------------ a database that stops answering */
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* The backend of the tessera connection waiting on a lock in this database (skips the test
+ * when it is not a local postgres process, which could not be frozen). */
+static pid_t waiting_tessera_backend(const char *url)
+{
+    for (int waited = 0; waited < 10000; waited += 20) {
+        char *pid = test_db_scalar(url, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                                        " AND application_name = 'tessera' AND wait_event_type = 'Lock'"
+                                        " AND client_addr IS NULL");
+        pid_t p = (pid_t)atoi(pid);
+        free(pid);
+        if (p > 0) {
+            char path[64], comm[32] = "";
+            snprintf(path, sizeof path, "/proc/%d/comm", (int)p);
+            FILE *f = fopen(path, "r");
+            if (!f || !fgets(comm, sizeof comm, f) || strncmp(comm, "postgres", 8) != 0)
+                cr_skip_test("not a local PostgreSQL backend: it cannot be frozen");
+            fclose(f);
+            return p;
+        }
+        usleep(20000);
+    }
+    cr_assert_fail("the command never waited on the lock");
+    return 0;
+}
+
+/* `tessera user add` / `session new` in a deploy script against a database host that stops
+ * answering (a backend frozen with SIGSTOP stands in for it) waited for as long as TCP
+ * would; they must give up after statement_timeout + connect_timeout, exit 1 and say why. */
+Test(cli, session_new_gives_up_on_a_frozen_database, .timeout = 60)
+{
+    char *url = test_db_create();
+    cr_assert(url);
+    setenv("TESSERA_DATABASE_URL", url, 1);
+    cr_assert_eq(test_run_tessera((const char *[]){"migrate", "--config", "/dev/null", NULL}, NULL, NULL, NULL), 0);
+    cr_assert_eq(test_run_tessera((const char *[]){"user", "add", "f@example.com", "--config", "/dev/null", NULL},
+                                  "frozen password\n", NULL, NULL), 0);
+    PGconn *holder = PQconnectdb(url);
+    cr_assert_eq(PQstatus(holder), CONNECTION_OK);
+    PGresult *res = PQexec(holder, "BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE");
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQerrorMessage(holder));
+    PQclear(res);
+    char dir[] = "/tmp/tessera-h3-cli-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char err_path[128];
+    snprintf(err_path, sizeof err_path, "%s/stderr", dir);
+    setenv("TESSERA_DATABASE_STATEMENT_TIMEOUT", "2s", 1);
+    setenv("TESSERA_DATABASE_CONNECT_TIMEOUT", "1s", 1);
+    const char *bin = getenv("TESSERA_BIN") ? getenv("TESSERA_BIN") : "build/tessera";
+    double t0 = now_ms();
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(fd, 2);
+        execl(bin, bin, "session", "new", "f@example.com", "--config", "/dev/null", (char *)NULL);
+        _exit(127);
+    }
+    unsetenv("TESSERA_DATABASE_STATEMENT_TIMEOUT");
+    unsetenv("TESSERA_DATABASE_CONNECT_TIMEOUT");
+    unsetenv("TESSERA_DATABASE_URL");
+    pid_t backend = waiting_tessera_backend(url);
+    cr_assert_eq(kill(backend, SIGSTOP), 0);
+    double t_frozen = now_ms();
+    PQclear(PQexec(holder, "ROLLBACK"));
+    int status = -1;
+    while (now_ms() - t0 < 15000) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            break;
+        }
+        usleep(20000);
+    }
+    double took = now_ms() - t_frozen;
+    if (status == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    kill(backend, SIGCONT);
+    PQfinish(holder);
+    FILE *f = fopen(err_path, "r");
+    char err[2048] = "";
+    if (f) {
+        size_t n = fread(err, 1, sizeof err - 1, f);
+        err[n] = '\0';
+        fclose(f);
+    }
+    unlink(err_path);
+    rmdir(dir);
+    cr_assert_eq(status, 1, "session new must exit 1, got %d after %.0f ms; stderr: %s", status, took, err);
+    cr_assert_lt(took, 6000, "statement_timeout + connect_timeout + 3 s exceeded: %.0f ms", took);
+    cr_assert(strstr(err, "no answer"), "stderr says why: %s", err);
+    free(url);
 }
