@@ -798,3 +798,83 @@ Test(pool, http_request_gets_503_db_busy_after_acquire_timeout, .timeout = 60)
     free(token);
     free(url);
 }
+
+/* ------------------------------------------------------------------ one connection, many requests */
+
+struct burst {
+    const char *url, *auth;
+    int ok, busy, other;
+    long other_status;
+};
+
+static void *burst_main(void *arg)
+{
+    struct burst *b = arg;
+    for (int i = 0; i < 10; i++) {
+        struct http_result r;
+        long status = http_do("GET", b->url, (const char *[]){b->auth, NULL}, NULL, 0, &r) == 0 ? r.status : 0;
+        if (status == 200)
+            b->ok++;
+        else if (status == 503 && strstr(r.body, "\"db_busy\""))
+            b->busy++;
+        else {
+            b->other++;
+            b->other_status = status;
+        }
+        http_result_free(&r);
+    }
+    return NULL;
+}
+
+/* DB_POOL_MAX=1 (the environment name deployers use) and 32 clients at once: the requests
+ * queue for the one connection and every one is answered, 200 within acquire_timeout, never
+ * a 500 or a hang; the pool never opens a second connection. */
+Test(pool, pool_max_1_serves_many_concurrent_requests, .timeout = 120)
+{
+    char *url = test_db_create();
+    cr_assert(url);
+    setenv("TESSERA_DATABASE_URL", url, 1);
+    char *token = NULL;
+    cr_assert_eq(test_run_tessera((const char *[]){"migrate", "--config", "/dev/null", NULL}, NULL, NULL, NULL), 0);
+    cr_assert_eq(test_run_tessera((const char *[]){"user", "add", "m@example.com", "--config", "/dev/null", NULL},
+                                  "many password\n", NULL, NULL), 0);
+    cr_assert_eq(test_run_tessera((const char *[]){"session", "new", "m@example.com", "--config", "/dev/null", NULL},
+                                  NULL, &token, NULL), 0);
+    unsetenv("TESSERA_DATABASE_URL");
+    token[strcspn(token, "\n")] = '\0';
+    char ini[800];
+    snprintf(ini, sizeof ini, "[database]\nurl = %s\n[log]\naccess = off\n", url);
+    setenv("DB_POOL_MAX", "1", 1);
+    struct test_server ts;
+    int started = test_server_start(&ts, ini, NULL);
+    unsetenv("DB_POOL_MAX");
+    cr_assert_eq(started, 0);
+    char me[128], auth[128];
+    snprintf(me, sizeof me, "%s/api/me", ts.base_url);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    struct burst b[32];
+    pthread_t t[32];
+    for (int i = 0; i < 32; i++) {
+        b[i] = (struct burst){.url = me, .auth = auth};
+        pthread_create(&t[i], NULL, burst_main, &b[i]);
+    }
+    int ok = 0, busy = 0, other = 0;
+    long other_status = 0;
+    for (int i = 0; i < 32; i++) {
+        pthread_join(t[i], NULL);
+        ok += b[i].ok;
+        busy += b[i].busy;
+        other += b[i].other;
+        if (b[i].other)
+            other_status = b[i].other_status;
+    }
+    int backends = backends_of(url);
+    test_server_stop(&ts);
+    free(token);
+    free(url);
+    fprintf(stderr, "pool_max 1: %d ok, %d db_busy, %d other of 320\n", ok, busy, other);
+    cr_assert_eq(other, 0, "%d answers were neither 200 nor 503 db_busy (e.g. %ld)", other, other_status);
+    cr_assert_eq(ok, 320, "%d ok, %d db_busy: one-millisecond statements should all fit in acquire_timeout", ok,
+                 busy);
+    cr_assert_leq(backends, 1, "pool_max 1 opened %d connections", backends);
+}

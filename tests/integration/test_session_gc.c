@@ -164,3 +164,72 @@ Test(session_gc, stop_is_not_held_by_a_frozen_database, .timeout = 30)
     config_free(&cfg);
     free(url);
 }
+
+static int pg_sh(const char *pgdir, const char *verb, char *out, size_t size)
+{
+    char cmd[1024], src[512];
+    snprintf(cmd, sizeof cmd, "PGDIR=%s PG_FAST=1 sh %s %s", pgdir,
+             test_source_path("scripts/pg.sh", src, sizeof src), verb);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    char sink[512];
+    size_t n = fread(out ? out : sink, 1, (out ? size : sizeof sink) - 1, p);
+    if (out) {
+        out[n] = '\0';
+        out[strcspn(out, "\n")] = '\0';
+    }
+    while (fread(sink, 1, sizeof sink, p) > 0)
+        ;
+    return pclose(p);
+}
+
+static char pgdir[] = "/tmp/tessera-h3-gcpg-XXXXXX";
+static void stop_server_and_cluster(void)
+{
+    stop_server();
+    pg_sh(pgdir, "destroy", NULL, 0);
+    rmdir(pgdir);
+}
+
+static long long wait_deleted(const char *base_url, long long at_least)
+{
+    long long deleted = 0;
+    for (int waited = 0; waited < 20000 && deleted < at_least; waited += 100) {
+        usleep(100000);
+        deleted = metric(base_url, "tessera_session_gc_deleted_total");
+    }
+    return deleted;
+}
+
+/* PostgreSQL restarting under the GC (its connection dies, possibly mid-batch) must not stop
+ * it: the next pass, on a fresh connection, deletes what expired meanwhile. */
+Test(session_gc, keeps_deleting_after_postgresql_restarts, .timeout = 120, .fini = stop_server_and_cluster)
+{
+    cr_assert(mkdtemp(pgdir));
+    char url[512];
+    cr_assert_eq(pg_sh(pgdir, "start", url, sizeof url), 0, "private cluster start");
+    setenv("TESSERA_DATABASE_URL", url, 1);
+    cr_assert_eq(test_run_tessera((const char *[]){"migrate", "--config", "/dev/null", NULL}, NULL, NULL, NULL), 0);
+    cr_assert_eq(test_run_tessera((const char *[]){"user", "add", "gc@example.com", "--config", "/dev/null", NULL},
+                                  "long enough password\n", NULL, NULL), 0);
+    unsetenv("TESSERA_DATABASE_URL");
+    const char *insert = "INSERT INTO sessions (token_hash, user_id, expires_at)"
+                         " SELECT sha256((random()::text || i)::bytea), u.id, now() - interval '1 hour'"
+                         " FROM generate_series(1, 1000) i, (SELECT id FROM users) u";
+    free(test_db_scalar(url, insert));
+    char ini[1024];
+    snprintf(ini, sizeof ini, "[database]\nurl = %s\ngc_interval = 1s\ngc_batch = 100\n", url);
+    cr_assert_eq(test_server_start(&ts, ini, NULL), 0);
+    cr_assert_eq(wait_deleted(ts.base_url, 1000), 1000, "the first pass");
+    cr_assert_eq(pg_sh(pgdir, "restart", NULL, 0), 0, "pg.sh restart");
+    free(test_db_scalar(url, insert));
+    long long deleted = wait_deleted(ts.base_url, 2000);
+    char *log = test_server_stderr(&ts);
+    cr_assert_eq(deleted, 2000, "sessions that expired after the restart are deleted too; log:\n%s", log);
+    free(log);
+    char *left = test_db_scalar(url, "SELECT count(*) FROM sessions");
+    cr_assert_str_eq(left, "0");
+    free(left);
+    cr_assert_eq(test_server_stop(&ts), 0);
+}
