@@ -351,7 +351,7 @@ static int create_session(struct db_pool *pool, const struct config *cfg, struct
 static int handle_sign_in(struct db_pool *pool, const struct config *cfg, struct http_exchange *ex)
 {
     if (!sign_in_origin_ok(ex))
-        return reply_json_error(ex, 403, "csrf", "cross-site sign-in refused", NULL);
+        return reply_json_error(ex, 403, "cross_origin", "cross-site sign-in refused", NULL);
     api_expect_continue(ex, cfg->api.max_body);
     static const struct api_field fields[] = {
         {"email", API_FIELD_STRING, true, 320},
@@ -390,7 +390,7 @@ static int handle_sign_out(struct db_pool *pool, const struct config *cfg, struc
     if (!auth_request_token_hash(ex, hash, &by_cookie))
         return reply_unauthorized(ex);
     if (by_cookie && !api_same_origin(ex))
-        return reply_json_error(ex, 403, "csrf", "cross-site request refused", NULL);
+        return reply_json_error(ex, 403, "cross_origin", "state-changing requests must come from this origin", NULL);
     const char *values[1] = {hash};
     PGresult *res = NULL;
     enum db_status st = db_query(pool, &stmt_sign_out, values, &res);

@@ -193,6 +193,11 @@ Test(auth, sign_out_needs_same_origin_and_deletes_the_row, .fini = stop)
     const char *cross[] = {c_hdr, "Origin: https://evil.example", NULL};
     cr_assert_eq(http_do("POST", url, cross, NULL, 0, &r), 0);
     cr_assert_eq(r.status, 403);
+    /* The documented code of every cookie write without same-origin proof (docs/API.md). */
+    cr_expect(strstr(r.body, "\"code\":\"cross_origin\""), "%s", r.body);
+    http_result_free(&r);
+    cr_assert_eq(sign_in(&f, "alice@example.com", "correct horse battery", "Origin: https://evil.example", &r), 403);
+    cr_expect(strstr(r.body, "\"code\":\"cross_origin\""), "%s", r.body);
     http_result_free(&r);
     const char *same[] = {c_hdr, origin, host, NULL};
     cr_assert_eq(http_do("POST", url, same, NULL, 0, &r), 0);
