@@ -461,6 +461,13 @@ API_TEST(api, stale_session_cookie_before_a_valid_one)
     api_call(f, "GET", "/api/conversations", NULL, NULL, s, &r);
     cr_expect_eq(r.status, 401);
     http_result_free(&r);
+
+    /* Signing out ends every session the browser sent: none of them keeps it signed in. */
+    api_call(f, "POST", "/api/auth/sign-out", NULL, NULL, w, &r);
+    cr_expect_eq(r.status, 204, "%.200s", r.body);
+    http_result_free(&r);
+    api_expect_error(f, "GET", "/api/me", a, NULL, 401, "unauthorized", NULL);
+    api_expect_error(f, "GET", "/api/me", b, NULL, 401, "unauthorized", NULL);
 }
 
 API_TEST(api, health_and_unknown_routes)
