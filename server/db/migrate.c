@@ -467,6 +467,22 @@ static int apply_in_transaction(struct run_ctx *x, const struct migration *m)
     return -1;
 }
 
+/* Indexes a failed CREATE INDEX CONCURRENTLY left INVALID (not ones being built right now):
+ * a re-run's IF NOT EXISTS would keep them, and PostgreSQL never uses them. "" when none;
+ * NULL when the question failed (reported). The caller frees the text. */
+static char *invalid_indexes(struct run_ctx *x)
+{
+    PGresult *res = run_sql(x,
+                            "SELECT coalesce(string_agg(i.indexrelid::regclass::text, ', '"
+                            " ORDER BY i.indexrelid::regclass::text), '') FROM pg_index i"
+                            " WHERE NOT i.indisvalid AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p"
+                            " WHERE p.index_relid = i.indexrelid)",
+                            0, NULL, x->answer_ms, "looking for invalid indexes");
+    char *names = res ? strdup(PQgetvalue(res, 0, 0)) : NULL;
+    PQclear(res);
+    return names;
+}
+
 /* Outside a transaction each statement goes alone: several in one simple-protocol message
  * would form an implicit transaction, which CREATE INDEX CONCURRENTLY refuses. The lock then
  * has to be the session-level one, which a pooler (PgBouncer) leaves on whichever server
@@ -502,11 +518,20 @@ static int apply_without_transaction(struct run_ctx *x, struct migration *m)
         }
         p = end;
     }
-    if (ok && !m->applied && record_applied(x, m))
+    char *invalid = ok && m->applied ? NULL : invalid_indexes(x);
+    if (ok && !m->applied && invalid && invalid[0])
+        fprintf(stderr,
+                "tessera migrate: %s is not recorded as applied: index %s is INVALID, left by a failed CREATE INDEX "
+                "CONCURRENTLY, which IF NOT EXISTS keeps; DROP INDEX CONCURRENTLY it and run again\n",
+                m->name, invalid);
+    else if (ok && !m->applied && invalid && record_applied(x, m))
         rc = 1;
-    if (rc < 0 && !x->broken)
+    if (rc < 0 && !ok && !x->broken)
         fprintf(stderr, "tessera migrate: %s stopped; the statements before the failing one stay applied and run "
-                        "again next time (write them with IF NOT EXISTS)\n", m->name);
+                        "again next time (write them with IF NOT EXISTS)%s%s\n", m->name,
+                invalid && invalid[0] ? "; INVALID index left behind, DROP INDEX CONCURRENTLY it first: " : "",
+                invalid && invalid[0] ? invalid : "");
+    free(invalid);
     exec_ok(x, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", "releasing the migration lock");
     return rc;
 }

@@ -643,3 +643,52 @@ Test(migrate, no_transaction_file_through_a_pooler_is_refused_clearly, .timeout 
     cr_assert_eq(system(cmd), 0);
     free(url);
 }
+
+/* A no-transaction file that failed half-way runs again from its first statement. A failed
+ * CREATE INDEX CONCURRENTLY leaves an INVALID index behind, which the re-run's IF NOT EXISTS
+ * then kept: the file was recorded as applied over an index PostgreSQL never uses. */
+Test(migrate, half_applied_no_transaction_file_is_not_recorded_over_an_invalid_index, .timeout = 60)
+{
+    char *url = test_db_create();
+    char dir[] = "/tmp/tessera-h3-inv-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    copy_embedded_set(dir, 5);
+    char path[300];
+    snprintf(path, sizeof path, "%s/0006_concurrent.sql", dir);
+    write_text(path, "-- tessera:no-transaction\n"
+                     "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_name_idx ON users (name);\n"
+                     "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS users_lower_name_idx ON users (lower(name));\n");
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    /* The same file against a database where the unique index cannot be built. */
+    free(test_db_scalar(url, "DROP INDEX users_name_idx, users_lower_name_idx"));
+    free(test_db_scalar(url, "DELETE FROM tessera_migrations WHERE name = '0006_concurrent.sql'"));
+    free(test_db_scalar(url, "INSERT INTO users (email, name) VALUES ('a@example.com', 'Ann'), ('b@example.com', 'ann')"));
+    cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 1, "%s", out);
+    cr_assert(strstr(err, "0006_concurrent.sql"), "%s", err);
+    cr_assert(strstr(err, "users_lower_name_idx"), "the invalid index left behind is named: %s", err);
+    free(out);
+    free(err);
+    /* Duplicates resolved, run again: the INVALID leftover must not pass for the index. */
+    free(test_db_scalar(url, "DELETE FROM users WHERE email = 'b@example.com'"));
+    int rc = migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err);
+    char *valid = test_db_scalar(url, "SELECT bool_and(indisvalid) FROM pg_index"
+                                      " WHERE indexrelid = 'users_lower_name_idx'::regclass");
+    char *recorded = test_db_scalar(url, "SELECT count(*) FROM tessera_migrations WHERE name = '0006_concurrent.sql'");
+    cr_assert(rc != 0 || strcmp(valid, "t") == 0, "recorded as applied over an INVALID index (rc %d, recorded %s): %s",
+              rc, recorded, out);
+    if (rc != 0) {
+        cr_assert_str_eq(recorded, "0");
+        cr_assert(strstr(err, "users_lower_name_idx") && strstr(err, "DROP INDEX"), "%s", err);
+    }
+    free(valid);
+    free(recorded);
+    free(out);
+    free(err);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+    free(url);
+}
