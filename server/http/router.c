@@ -99,14 +99,29 @@ static int dispatch(struct http_exchange *ex)
     }
 }
 
-/* HTTP/1.0 without keep-alive, or "Connection: close", ends the connection; say so. */
+/* Whether the comma-separated Connection value holds option (case-insensitive). */
+static bool has_connection_option(const char *value, const char *option)
+{
+    size_t n = strlen(option);
+    for (const char *p = value; p && *p;) {
+        p += strspn(p, " \t,");
+        size_t len = strcspn(p, ",");
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
+        if (len == n && strncasecmp(p, option, n) == 0) return true;
+        p = strchr(p, ',');
+    }
+    return false;
+}
+
+/* Whether the connection ends after this response. CivetWeb closes when a Connection header
+ * lacks "keep-alive" ("Connection: TE") and HTTP/1.0 without it, but keeps "keep-alive, close"
+ * open; RFC 9112 9.6 has "close" end it and the response say so. tessera decides, puts
+ * "Connection: close" in the head (reply_start), and holds CivetWeb to it. */
 static bool wants_close(const struct mg_request_info *req, const char *connection)
 {
-    if (connection && strcasecmp(connection, "close") == 0)
-        return true;
-    if (req->http_version && strcmp(req->http_version, "1.0") == 0)
-        return !(connection && strcasecmp(connection, "keep-alive") == 0);
-    return false;
+    if (connection)
+        return has_connection_option(connection, "close") || !has_connection_option(connection, "keep-alive");
+    return req->http_version && strcmp(req->http_version, "1.0") == 0;
 }
 
 /* The access line and the counters, once the answer is sent. */
@@ -140,6 +155,8 @@ int router_begin_request(struct mg_connection *conn)
         .bytes = 0,
     };
     ex.close = atomic_load(&srv->stopping) || wants_close(req, mg_get_header(conn, "Connection"));
+    if (ex.close)
+        mg_disable_connection_keep_alive(conn);
     if (ex.path[0] != '/') {
         reply_text(&ex, 400, "bad request target");
     } else {

@@ -231,3 +231,39 @@ Test(http_edges, fixed_routes_refuse_other_methods)
         http_result_free(&r);
     }
 }
+
+/* ------------------------------------------------------------------ connection options */
+
+/* Whether the server ends the connection after one response, and whether it said so. */
+static void expect_close_announced(const char *connection, bool should_close)
+{
+    int fd = connect_site(0);
+    char req[256];
+    snprintf(req, sizeof req, "GET /robots.txt HTTP/1.1\r\nHost: t\r\n%s%s%s\r\n", connection ? "Connection: " : "",
+             connection ? connection : "", connection ? "\r\n" : "");
+    send_all(fd, req);
+    char buf[8192], value[64];
+    bool closed;
+    read_until_close(fd, buf, sizeof buf, 1500, &closed);
+    close(fd);
+    const char *said = raw_header(buf, "Connection", value, sizeof value);
+    bool announced = said && strcasecmp(said, "close") == 0;
+    cr_expect_eq(strncmp(buf, "HTTP/1.1 200", 12), 0, "Connection: %s: %s", connection, buf);
+    cr_expect_eq(closed, should_close, "Connection: %s: closed=%d", connection, closed);
+    cr_expect_eq(announced, closed, "Connection: %s: closed=%d but the head said %s", connection, closed,
+                 said ? said : "nothing");
+}
+
+/* RFC 9112 9.6: a "close" option anywhere in the list ends the connection, and a server that
+ * closes says so in the response. CivetWeb closes whenever a Connection header lacks
+ * "keep-alive" ("Connection: TE"); the head must announce that, or the client sends its next
+ * request into a closed socket. */
+Test(http_edges, connection_close_is_announced_and_kept)
+{
+    expect_close_announced(NULL, false);
+    expect_close_announced("keep-alive", false);
+    expect_close_announced("close", true);
+    expect_close_announced("TE, close", true);
+    expect_close_announced("TE", true);
+    expect_close_announced("keep-alive, close", true);
+}
