@@ -269,14 +269,24 @@ static int64_t deadline_from_now(const struct proxy *p) { return clock_monotonic
 
 /* ------------------------------------------------------------------ request */
 
-/* Set by tessera itself, so never copied from the client. Forwarded (RFC 7239) says what the
- * X-Forwarded-* headers say; a client's own element (for=, proto=https, host=) would be read
- * as a proxy's by an upstream that takes the first one, so it is replaced, not extended. */
+/* Set by tessera itself, or by proxies only, so never copied from the client. Forwarded
+ * (RFC 7239) says what the X-Forwarded-* headers say; a client's own element (for=,
+ * proto=https, host=) would be read as a proxy's by an upstream that takes the first one, so
+ * it is replaced, not extended. The others are what common upstreams trust from the proxy in
+ * front of them (Rails: X-Forwarded-Ssl and -Scheme; Werkzeug: X-Forwarded-Port and -Prefix;
+ * nginx setups: X-Real-IP) or route by (IIS, Symfony: X-Original-URL, X-Rewrite-URL, which
+ * would reach an owned route past the path checks); tessera sets none of them. */
 static bool request_header_is_ours(const char *name)
 {
-    return strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "Expect") == 0 ||
-           strcasecmp(name, "X-Forwarded-For") == 0 || strcasecmp(name, "X-Forwarded-Proto") == 0 ||
-           strcasecmp(name, "X-Forwarded-Host") == 0 || strcasecmp(name, "Forwarded") == 0;
+    static const char *const ours[] = {
+        "Content-Length", "Expect", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded",
+        "X-Real-IP", "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Forwarded-Port", "X-Forwarded-Prefix",
+        "X-Forwarded-Server", "Front-End-Https", "X-Url-Scheme", "X-Original-URL", "X-Rewrite-URL",
+    };
+    for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
+        if (strcasecmp(name, ours[i]) == 0)
+            return true;
+    return false;
 }
 
 /* One element: the peer (an IPv6 address quoted and bracketed, RFC 7239 section 6), the Host

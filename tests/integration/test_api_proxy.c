@@ -412,6 +412,32 @@ Test(api_proxy, forwarded_header_is_tesseras_own, .fini = stop_server)
     http_result_free(&r);
 }
 
+/* Other headers only a proxy sets, which common upstreams trust like X-Forwarded-Proto
+ * (Rails: X-Forwarded-Ssl, X-Forwarded-Scheme; Werkzeug: X-Forwarded-Port, -Prefix; nginx
+ * setups: X-Real-IP; IIS and Symfony route by X-Original-URL / X-Rewrite-URL, which would
+ * reach an owned route past tessera's path checks): a client's are not relayed. */
+Test(api_proxy, proxy_only_headers_from_the_client_are_dropped, .fini = stop_server)
+{
+    start_with_upstream(upstream_start(true));
+    const char *headers[] = {"X-Real-IP: 10.6.6.6", "X-Forwarded-Ssl: on", "X-Forwarded-Scheme: https",
+                             "X-Forwarded-Port: 443", "X-Forwarded-Prefix: /admin", "X-Forwarded-Server: evil",
+                             "Front-End-Https: on", "X-Url-Scheme: https", "X-Original-URL: /api/conversations",
+                             "X-Rewrite-URL: /api/preferences", "X-Kept: yes", NULL};
+    struct http_result r;
+    request("GET", "/api/echo", headers, NULL, &r);
+    cr_assert_eq(r.status, 201, "%.300s", r.body);
+    const char *dropped[] = {"X-Real-IP", "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Forwarded-Port",
+                             "X-Forwarded-Prefix", "X-Forwarded-Server", "Front-End-Https", "X-Url-Scheme",
+                             "X-Original-URL", "X-Rewrite-URL"};
+    for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "\r\n%s:", dropped[i]);
+        cr_expect_null(strcasestr(r.body, line), "%s relayed: %s", dropped[i], r.body);
+    }
+    cr_expect(strstr(r.body, "\r\nX-Kept: yes\r\n"), "%s", r.body);
+    http_result_free(&r);
+}
+
 /* Host is relayed as Host and X-Forwarded-Host: a second Host line or a value that is not
  * host[:port] would let the upstream see another host than the one tessera reports. */
 Test(api_proxy, host_header_must_be_one_plain_host, .fini = stop_server)
