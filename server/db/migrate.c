@@ -348,6 +348,38 @@ static bool first_line_is_marker(const char *sql)
                                                            sql[n] == '\0');
 }
 
+/* " (held by pid N, application, state since T)" for the waiting line, or "" (never fails the
+ * transaction: the question runs under a savepoint). An idle holder is not migrating, since a
+ * migration runs in a transaction: it is a lock left behind, which deserves saying so. */
+static void describe_holder(struct run_ctx *x, char *buf, size_t size)
+{
+    static const char sql[] =
+        "SELECT a.pid, coalesce(nullif(a.application_name, ''), 'no application_name'),"
+        " coalesce(a.state, 'state not visible'), coalesce(to_char(a.state_change, 'YYYY-MM-DD HH24:MI:SS TZ'), '?')"
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND l.classid::bigint = " MIGRATE_LOCK_KEY "::bigint >> 32"
+        " AND l.objid::bigint = " MIGRATE_LOCK_KEY "::bigint & 4294967295 LIMIT 1";
+    buf[0] = '\0';
+    bool timed_out;
+    if (!exec_ok(x, "SAVEPOINT describe_holder", "SAVEPOINT"))
+        return;
+    PGresult *res = db_pg_exec(x->pg, sql, 0, NULL, x->answer_ms, &timed_out);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        const char *state = PQgetvalue(res, 0, 2);
+        snprintf(buf, size, " (held by pid %s, %s, %s since %s%s)", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+                 state, PQgetvalue(res, 0, 3),
+                 strcmp(state, "idle") == 0 ? ": an idle session is not migrating but has left the lock behind, "
+                                              "e.g. an older tessera through PgBouncer in transaction mode; "
+                                              "pg_terminate_backend(pid) frees it"
+                                            : "");
+    }
+    x->broken = timed_out;
+    PQclear(res);
+    exec_ok(x, "ROLLBACK TO SAVEPOINT describe_holder", "ROLLBACK TO SAVEPOINT");
+}
+
 /* Called inside a transaction. Another instance may be migrating, for minutes with a big
  * table: say so before waiting, or the wait looks like a hang. With lock_wait_ms the wait ends
  * there (lock_timeout on the server, and the same plus the network's share here, for a server
@@ -365,10 +397,12 @@ static bool take_lock(struct run_ctx *x, bool session)
     PQclear(res);
     if (taken)
         return true;
+    char holder[512];
+    describe_holder(x, holder, sizeof holder);
     if (x->out)
-        fprintf(stderr, "tessera migrate: another instance holds the migration lock; waiting for it\n");
+        fprintf(stderr, "tessera migrate: another session holds the migration lock%s; waiting for it\n", holder);
     else
-        log_info("migrations: another instance holds the migration lock; waiting for it, at most %lld ms",
+        log_info("migrations: another session holds the migration lock%s; waiting for it, at most %lld ms", holder,
                  (long long)x->lock_wait_ms);
     char limit[24];
     snprintf(limit, sizeof limit, "%lld", (long long)x->lock_wait_ms);

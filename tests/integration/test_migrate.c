@@ -269,12 +269,20 @@ Test(migrate, waiting_for_the_lock_is_reported, .timeout = 60)
     PGresult *r = PQexec(holder, "SELECT pg_advisory_lock(8387236823431344417)");
     cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
     PQclear(r);
+    r = PQexec(holder, "SELECT pg_backend_pid()");
+    char holder_pid[32];
+    snprintf(holder_pid, sizeof holder_pid, "pid %s", PQgetvalue(r, 0, 0));
+    PQclear(r);
     pthread_t t;
     pthread_create(&t, NULL, release_lock_later, holder);
     char *out = NULL, *err = NULL;
     cr_assert_eq(migrate(url, NULL, &out, &err), 0, "%s", err);
     pthread_join(t, NULL);
     cr_assert(strstr(err, "waiting"), "stderr: %s", err);
+    /* Who holds it, and that an idle holder is a lock left behind, not a migration running:
+     * "another instance" alone sent operators looking for an instance that did not exist. */
+    cr_assert(strstr(err, holder_pid), "the holder is named (%s): %s", holder_pid, err);
+    cr_assert(strstr(err, "idle"), "an idle holder is called so: %s", err);
     cr_assert(strstr(out, "applied 0000_init.sql"), "%s", out);
     free(out);
     free(err);
