@@ -134,6 +134,13 @@ API_TEST(api, conversations_strict_input)
     api_expect_error(f, "GET", "/api/conversations?limit=0", a, NULL, 400, "invalid_parameter", "limit");
     api_expect_error(f, "GET", "/api/conversations?limit=201", a, NULL, 400, "invalid_parameter", "limit");
     api_expect_error(f, "GET", "/api/conversations?limit=2x", a, NULL, 400, "invalid_parameter", "limit");
+    const char *limits[] = {"-1", "1e2", "+5", "", "%205", "5.0", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        char q[64];
+        snprintf(q, sizeof q, "/api/conversations?limit=%s", limits[i]);
+        api_expect_error(f, "GET", q, a, NULL, 400, "invalid_parameter", "limit");
+    }
+    api_expect_error(f, "GET", "/api/conversations?archived=TRUE", a, NULL, 400, "invalid_parameter", "archived");
     api_expect_error(f, "GET", "/api/conversations?archived=maybe", a, NULL, 400, "invalid_parameter", "archived");
     api_expect_error(f, "GET", "/api/conversations?cursor=abc", a, NULL, 400, "invalid_cursor", "cursor");
     char url[400];
@@ -379,6 +386,9 @@ API_TEST(api, cookie_writes_need_same_origin)
     snprintf(origin, sizeof origin, "Origin: http://%s", host);
     const char *plain[] = {cookie, NULL};
     const char *cross[] = {cookie, "Origin: https://evil.example", NULL};
+    /* Sandboxed frames, data: URLs and some redirects say "null": never same origin. */
+    const char *null_origin[] = {cookie, "Origin: null", NULL};
+    const char *fetch_cross[] = {cookie, "Sec-Fetch-Site: cross-site", NULL};
     const char *same[] = {cookie, origin, NULL};
     const char *fetch_site[] = {cookie, "Sec-Fetch-Site: same-origin", NULL};
     struct http_result r;
@@ -389,6 +399,13 @@ API_TEST(api, cookie_writes_need_same_origin)
     cr_expect_eq(r.status, 403);
     http_result_free(&r);
     api_call(f, "PUT", "/api/preferences/theme", NULL, "{\"value\":\"x\"}", cross, &r);
+    cr_expect_eq(r.status, 403);
+    http_result_free(&r);
+    api_call(f, "POST", "/api/conversations", NULL, "{\"title\":\"x\"}", null_origin, &r);
+    cr_expect_eq(r.status, 403);
+    cr_expect(r.body && strstr(r.body, "\"cross_origin\""), "%.200s", r.body);
+    http_result_free(&r);
+    api_call(f, "DELETE", "/api/preferences/theme", NULL, NULL, fetch_cross, &r);
     cr_expect_eq(r.status, 403);
     http_result_free(&r);
     api_call(f, "POST", "/api/conversations", NULL, "{\"title\":\"x\"}", same, &r);
