@@ -26,4 +26,9 @@ int migrate_on_start(const struct config *cfg);
 /* Pure: where the SQL statement starting at sql ends — just past its ';', or at the NUL —
  * skipping quoted strings, identifiers, dollar-quoted bodies and comments. */
 const char *migrate_statement_end(const char *sql);
+
+/* Pure: the first statement of sql that begins or ends a transaction (BEGIN, START, COMMIT,
+ * END, ABORT, ROLLBACK but not ROLLBACK TO, PREPARE TRANSACTION), at its first word, or NULL.
+ * A file run in a transaction of its own must hold none: its COMMIT would end the runner's. */
+const char *migrate_transaction_control(const char *sql);
 #endif

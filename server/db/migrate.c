@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tessera/cli.h"
 #include "tessera/clock.h"
@@ -178,8 +179,8 @@ const char *migrate_statement_end(const char *sql)
     return p;
 }
 
-/* True when the text holds something besides whitespace and comments. */
-static bool has_code(const char *s, const char *end)
+/* Past whitespace and comments, up to end. */
+static const char *skip_blank(const char *s, const char *end)
 {
     while (s < end) {
         if (isspace((unsigned char)*s)) {
@@ -190,10 +191,49 @@ static bool has_code(const char *s, const char *end)
             const char *close = strstr(s + 2, "*/");
             s = close ? close + 2 : end;
         } else {
-            return true;
+            break;
         }
     }
-    return false;
+    return s < end ? s : end;
+}
+
+/* True when the text holds something besides whitespace and comments. */
+static bool has_code(const char *s, const char *end) { return skip_blank(s, end) < end; }
+
+/* The keyword word (upper case) at s, case-insensitively and as a whole word; past it or NULL. */
+static const char *keyword_at(const char *s, const char *end, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(end - s) < n || strncasecmp(s, word, n) != 0)
+        return NULL;
+    if (s + n < end && (isalnum((unsigned char)s[n]) || s[n] == '_' || s[n] == '$'))
+        return NULL;
+    return s + n;
+}
+
+static bool is_transaction_control(const char *s, const char *end)
+{
+    static const char *const enders[] = {"BEGIN", "START", "COMMIT", "END", "ABORT"};
+    for (size_t i = 0; i < sizeof enders / sizeof enders[0]; i++)
+        if (keyword_at(s, end, enders[i]))
+            return true;
+    const char *after = keyword_at(s, end, "ROLLBACK");
+    if (after) /* ROLLBACK TO [SAVEPOINT] stays inside the transaction */
+        return !keyword_at(skip_blank(after, end), end, "TO");
+    after = keyword_at(s, end, "PREPARE");
+    return after && keyword_at(skip_blank(after, end), end, "TRANSACTION");
+}
+
+const char *migrate_transaction_control(const char *sql)
+{
+    for (const char *p = sql; *p;) {
+        const char *end = migrate_statement_end(p);
+        const char *word = skip_blank(p, end);
+        if (word < end && is_transaction_control(word, end))
+            return word;
+        p = end;
+    }
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ database side */
@@ -481,19 +521,31 @@ static bool own_session(struct run_ctx *x)
     return x->pooled == 0;
 }
 
-/* Inside begin_locked's transaction. 1 applied, -1 failed. */
+static int count_lines(const char *from, const char *to)
+{
+    int n = 0;
+    for (const char *p = from; p < to; p++)
+        n += *p == '\n';
+    return n;
+}
+
+/* Inside begin_locked's transaction. 1 applied, -1 failed. A statement of the file's own that
+ * ended the transaction would have committed part of it, unrecorded, and the lock with it:
+ * such a file is refused before anything of it runs. */
 static int apply_in_transaction(struct run_ctx *x, const struct migration *m)
 {
+    const char *control = migrate_transaction_control(m->sql);
+    if (control) {
+        rollback_quietly(x);
+        fprintf(stderr,
+                "tessera migrate: %s holds a statement that begins or ends a transaction (%.*s, line %d); each file "
+                "runs in a transaction of its own: remove it, or mark the file " NO_TRANSACTION_MARKER "\n",
+                m->name, (int)strcspn(control, ";\n"), control, 1 + count_lines(m->sql, control));
+        return -1;
+    }
     PGresult *res = run_sql(x, m->sql, 0, NULL, 0, m->name);
     bool ok = res != NULL;
     PQclear(res);
-    if (ok && PQtransactionStatus(x->pg) != PQTRANS_INTRANS) {
-        fprintf(stderr,
-                "tessera migrate: %s ends the transaction it runs in (a COMMIT or ROLLBACK of its own); each file is "
-                "one transaction: remove them, or mark the file " NO_TRANSACTION_MARKER "\n",
-                m->name);
-        return -1;
-    }
     if (ok && record_applied(x, m) && exec_ok(x, "COMMIT", m->name))
         return 1;
     rollback_quietly(x);

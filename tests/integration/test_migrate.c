@@ -700,3 +700,36 @@ Test(migrate, half_applied_no_transaction_file_is_not_recorded_over_an_invalid_i
     cr_assert_eq(system(cmd), 0);
     free(url);
 }
+
+/* A file written with its own BEGIN ... COMMIT (a common habit) committed the outer
+ * transaction half-way, so its work was in but, after the runner's refusal, not recorded:
+ * the next run failed on "already exists". It must be refused before anything runs. */
+Test(migrate, file_with_its_own_begin_commit_is_refused_before_it_runs)
+{
+    char *url = test_db_create();
+    char dir[] = "/tmp/tessera-h3-txn-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    copy_embedded_set(dir, 5);
+    char path[300];
+    snprintf(path, sizeof path, "%s/0006_wrapped.sql", dir);
+    write_text(path, "-- wrapped by habit\nBEGIN;\nCREATE TABLE wrapped (x int);\nCOMMIT;\n");
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 1, "%s", out);
+    cr_assert(strstr(err, "0006_wrapped.sql"), "%s", err);
+    cr_assert(strstr(err, "BEGIN"), "the statement is named: %s", err);
+    free(out);
+    free(err);
+    char *gone = test_db_scalar(url, "SELECT to_regclass('wrapped') IS NULL");
+    cr_assert_str_eq(gone, "t", "nothing of the file ran");
+    free(gone);
+    /* Without them it applies, once. */
+    write_text(path, "-- wrapped by habit\nCREATE TABLE wrapped (x int);\n");
+    cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "applied 0006_wrapped.sql"), "%s", out);
+    free(out);
+    free(err);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+    free(url);
+}

@@ -51,3 +51,30 @@ Test(migrate_split, escape_strings_honour_backslashes)
     const char *ident = "SELECT name'x;y' FROM t; SELECT 2;"; /* not E'': a plain literal after an identifier */
     cr_assert_eq(first_len(ident), strlen("SELECT name'x;y' FROM t;"));
 }
+
+/* Statements that begin or end a transaction, which a file run in one of its own must not hold. */
+Test(migrate_split, transaction_control_is_found)
+{
+    const char *sql = "-- x\nCREATE TABLE t (x int);\n/* c */ begin;\nINSERT INTO t VALUES (1);\nCOMMIT;\n";
+    const char *at = migrate_transaction_control(sql);
+    cr_assert(at);
+    cr_assert_eq(strncmp(at, "begin", 5), 0, "%s", at);
+    cr_assert(migrate_transaction_control("CREATE TABLE t (x int); END;"));
+    cr_assert(migrate_transaction_control("START TRANSACTION; SELECT 1;"));
+    cr_assert(migrate_transaction_control("SELECT 1; ROLLBACK;"));
+    cr_assert(migrate_transaction_control("SELECT 1; rollback and chain;"));
+    cr_assert(migrate_transaction_control("SELECT 1; ABORT;"));
+    cr_assert(migrate_transaction_control("PREPARE TRANSACTION 'x';"));
+}
+
+Test(migrate_split, transaction_words_elsewhere_are_not_transaction_control)
+{
+    cr_assert_null(migrate_transaction_control(
+        "CREATE FUNCTION f() RETURNS void AS $$ BEGIN PERFORM 1; END; $$ LANGUAGE plpgsql;\n"
+        "DO $$ BEGIN RAISE NOTICE 'x'; END $$;\n"
+        "SAVEPOINT s; ROLLBACK TO SAVEPOINT s; rollback to s; RELEASE s;\n"
+        "CREATE TABLE endpoints (beginning int, commit_sha text);\n"
+        "PREPARE q AS SELECT 1;\n"
+        "-- BEGIN;\n/* COMMIT; */ SELECT 'BEGIN;';\n"));
+    cr_assert_null(migrate_transaction_control(""));
+}
