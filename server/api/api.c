@@ -109,7 +109,9 @@ static void path_routing_form(const char *path, char *out, size_t size)
 
 /* Prefixes tessera answers itself even when a path below them is unknown. Compared in the
  * routing form, so that "/api/%63onversations" or "/api/Conversations" cannot reach an
- * upstream's own version of a route tessera owns (and skip tessera's checks). */
+ * upstream's own version of a route tessera owns (and skip tessera's checks). A '.' ends the
+ * prefix too: Rails routes "/api/conversations.json" to conversations#index (a format),
+ * Spring's suffix matching and IIS (a trailing dot) likewise. */
 static bool path_is_owned(const char *path)
 {
     static const char *const owned[] = {"/api/auth", "/api/me", "/api/preferences", "/api/conversations",
@@ -118,7 +120,7 @@ static bool path_is_owned(const char *path)
     path_routing_form(path, form, sizeof form);
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
         size_t n = strlen(owned[i]);
-        if (strncmp(form, owned[i], n) == 0 && (form[n] == '\0' || form[n] == '/'))
+        if (strncmp(form, owned[i], n) == 0 && (form[n] == '\0' || form[n] == '/' || form[n] == '.'))
             return true;
     }
     return false;

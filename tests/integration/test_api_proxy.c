@@ -232,7 +232,23 @@ Test(api_proxy, owned_routes_are_never_forwarded, .fini = stop_server)
         cr_expect_eq(r.status, 404, "%s: %ld %s", aliases[i], r.status, r.body);
         http_result_free(&r);
     }
+    /* A format suffix: Rails routes /api/conversations.json to conversations#index, Spring's
+     * suffix matching and IIS (a trailing dot) do the like. */
+    const char *suffixed[] = {"/api/conversations.json", "/api/me.json", "/api/preferences.xml", "/api/me.",
+                              "/api/health%2ephp"};
+    for (size_t i = 0; i < sizeof suffixed / sizeof suffixed[0]; i++) {
+        request("GET", suffixed[i], NULL, NULL, &r);
+        cr_expect_eq(r.status, 404, "%s: %ld %s", suffixed[i], r.status, r.body);
+        http_result_free(&r);
+    }
     cr_expect_eq(atomic_load(&upstream_requests), before);
+    /* Routes that only start with the same letters are the upstream's. */
+    const char *theirs[] = {"/api/healthz", "/api/authors", "/api/meetings", "/api/preferences2"};
+    for (size_t i = 0; i < sizeof theirs / sizeof theirs[0]; i++) {
+        request("GET", theirs[i], NULL, NULL, &r);
+        cr_expect_eq(r.status, 201, "%s: %ld %s", theirs[i], r.status, r.body);
+        http_result_free(&r);
+    }
 }
 
 Test(api_proxy, upstream_down_is_502_and_garbage_is_502, .fini = stop_server)
