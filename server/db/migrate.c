@@ -442,7 +442,7 @@ static bool take_lock(struct run_ctx *x, bool session)
     if (x->out)
         fprintf(stderr, "tessera migrate: another session holds the migration lock%s; waiting for it\n", holder);
     else
-        log_info("migrations: another session holds the migration lock%s; waiting for it, at most %lld ms", holder,
+        log_warn("migrations: another session holds the migration lock%s; waiting for it, at most %lld ms", holder,
                  (long long)x->lock_wait_ms);
     char limit[24];
     snprintf(limit, sizeof limit, "%lld", (long long)x->lock_wait_ms);
