@@ -227,3 +227,34 @@ Test(cli, session_new_gives_up_on_a_frozen_database, .timeout = 60)
     cr_assert(strstr(err, "no answer"), "stderr says why: %s", err);
     free(url);
 }
+
+/* The environment names deployers already use: a bad value stops every command with the name,
+ * the key and the reason, exit 2, before anything starts. */
+Test(cli, bad_db_environment_values_are_refused_with_their_names)
+{
+    static const struct { const char *name, *value, *expect; } cases[] = {
+        {"DB_POOL_MAX", "abc", "DB_POOL_MAX:0: pool_max:"},
+        {"DB_POOL_MAX", "0", "DB_POOL_MAX:0: pool_max: must be between 1 and 1000"},
+        {"DB_POOL_MAX", "", "DB_POOL_MAX:0: pool_max:"},
+        {"DB_IDLE_TIMEOUT", "-1", "DB_IDLE_TIMEOUT:0: idle_timeout:"},
+        {"DB_CONNECT_TIMEOUT", "5x", "DB_CONNECT_TIMEOUT:0: connect_timeout:"},
+        {"DB_CONNECT_TIMEOUT", "0", "DB_CONNECT_TIMEOUT:0: connect_timeout: must be between"},
+        {"DATABASE_URL", "foo=bar", "DATABASE_URL:0: url:"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv(cases[i].name, cases[i].value, 1);
+        const char *commands[][6] = {{"check-config", "--config", "/dev/null", NULL},
+                                     {"serve", "--config", "/dev/null", "--listen", "127.0.0.1:0", NULL},
+                                     {"migrate", "--config", "/dev/null", NULL}};
+        for (size_t c = 0; c < 3; c++) {
+            char *err = NULL;
+            int rc = test_run_tessera(commands[c], NULL, NULL, &err);
+            cr_expect_eq(rc, 2, "%s=%s %s: exit %d, stderr: %s", cases[i].name, cases[i].value, commands[c][0], rc,
+                         err);
+            cr_expect(err && strstr(err, cases[i].expect), "%s=%s %s: %s", cases[i].name, cases[i].value,
+                      commands[c][0], err);
+            free(err);
+        }
+        unsetenv(cases[i].name);
+    }
+}
