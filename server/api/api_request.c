@@ -82,6 +82,20 @@ static json_t *refuse(struct api_body_problem *problem, const char *code, const 
     return NULL;
 }
 
+/* The length of s's longest prefix of at most max bytes that ends between characters: a key
+ * quoted in a message and cut inside a character would make the error body invalid UTF-8. */
+static int utf8_cut(const char *s, size_t len, size_t max)
+{
+    size_t n = 0;
+    while (n < len) {
+        size_t step = utf8_sequence_length((const unsigned char *)s + n, len - n);
+        if (step == 0 || n + step > max)
+            break;
+        n += step;
+    }
+    return (int)n;
+}
+
 static const struct api_field *field_named(const struct api_field *fields, size_t n_fields, const char *name)
 {
     for (size_t i = 0; i < n_fields; i++)
@@ -106,7 +120,7 @@ static bool member_at(const char *body, size_t len, size_t offset, char *key, si
             else if (c == '"') {
                 in_string = false;
                 if (depth == 1 && expect_key) {
-                    size_t n = i - key_start < size - 1 ? i - key_start : size - 1;
+                    size_t n = (size_t)utf8_cut(body + key_start, i - key_start, size - 1);
                     memcpy(key, body + key_start, n);
                     key[n] = '\0';
                     have_key = true;
@@ -162,7 +176,7 @@ static json_t *refuse_too_deep(struct api_body_problem *problem, const char *bod
         return refuse(problem, "invalid_json", NULL, "malformed JSON: nested deeper than %d levels",
                       API_JSON_DEPTH_MAX);
     if (!field_named(fields, n_fields, key))
-        return refuse(problem, "unknown_field", key, "unknown field \"%.64s\"", key);
+        return refuse(problem, "unknown_field", key, "unknown field \"%.*s\"", utf8_cut(key, strlen(key), 64), key);
     return refuse(problem, "invalid_field", key, "%s is nested deeper than %d levels", key, API_JSON_DEPTH_MAX - 1);
 }
 
@@ -178,7 +192,7 @@ static json_t *refuse_unparsed(struct api_body_problem *problem, const char *bod
             !member_at(body, len, (size_t)err->position, key, sizeof key))
             continue;
         if (!field_named(fields, n_fields, key))
-            return refuse(problem, "unknown_field", key, "unknown field \"%.64s\"", key);
+            return refuse(problem, "unknown_field", key, "unknown field \"%.*s\"", utf8_cut(key, strlen(key), 64), key);
         return refuse(problem, "invalid_field", key,
                       "%s holds a number out of range (integers must fit in 64 bits, others in a double)", key);
     }
@@ -212,7 +226,8 @@ json_t *api_parse_json_object(const char *body, size_t len, const struct api_fie
     json_object_foreach(root, key, value) {
         const struct api_field *f = field_named(fields, n_fields, key);
         if (!f) {
-            refuse(problem, "unknown_field", key, "unknown field \"%.64s\"", key); /* copies key before root goes */
+            /* refuse() copies key before root goes */
+            refuse(problem, "unknown_field", key, "unknown field \"%.*s\"", utf8_cut(key, strlen(key), 64), key);
             json_decref(root);
             return NULL;
         }

@@ -5,6 +5,7 @@
 
 #include "tessera/api_request.h"
 #include "tessera/proxy.h"
+#include "tessera/utf8.h"
 
 Test(api_request, preference_keys)
 {
@@ -163,6 +164,27 @@ Test(api_request, deep_nesting_is_refused_before_parsing)
         if (cases[i].field)
             cr_expect(problem.field && strcmp(problem.field, cases[i].field) == 0, "depth %d: %s", cases[i].depth,
                       problem.field ? problem.field : "(none)");
+        api_body_problem_clear(&problem);
+    }
+}
+
+/* The message quotes at most 64 bytes of an unknown key: cut inside a character, the error
+ * body was not UTF-8 and clients failed to parse it. */
+Test(api_request, quoted_keys_stay_utf8)
+{
+    char key[128] = "", body[256];
+    for (int i = 0; i < 30; i++)
+        strcat(key, "\xe2\x82\xac"); /* 30 euro signs, 90 bytes */
+    const char *formats[] = {"{\"title\":\"a\",\"%s\":1}", "{\"title\":\"a\",\"%s\":1e999}", "{\"title\":\"a\",\"%s\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"};
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        snprintf(body, sizeof body, formats[i], key);
+        struct api_body_problem problem;
+        cr_assert_null(parse(body, &problem));
+        cr_expect_str_eq(problem.code, "unknown_field", "%s", body);
+        cr_expect(utf8_valid((const unsigned char *)problem.message, strlen(problem.message)), "%zu: %s", i,
+                  problem.message);
+        cr_expect(problem.field && utf8_valid((const unsigned char *)problem.field, strlen(problem.field)), "%zu", i);
+        cr_expect(problem.field && strncmp(problem.field, key, strlen(problem.field)) == 0, "%zu", i);
         api_body_problem_clear(&problem);
     }
 }
