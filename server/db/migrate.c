@@ -260,6 +260,12 @@ struct run_ctx {
 
 static void report_failure(const char *what, PGconn *pg, PGresult *res)
 {
+    ExecStatusType st = PQresultStatus(res);
+    if (res && (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH)) {
+        fprintf(stderr, "tessera migrate: %s failed: COPY FROM STDIN / TO STDOUT has no client to talk to in a "
+                        "migration; use INSERT, or COPY from a file on the database server\n", what);
+        return;
+    }
     const char *msg = res ? PQresultErrorMessage(res) : "";
     if (!msg[0])
         msg = PQerrorMessage(pg);
@@ -291,6 +297,7 @@ static PGresult *run_sql(struct run_ctx *x, const char *sql, int n, const char *
                 (long long)timeout_ms);
     } else {
         report_failure(what, x->pg, res);
+        x->broken = PQtransactionStatus(x->pg) == PQTRANS_ACTIVE; /* stuck in COPY: closing ends it */
     }
     PQclear(res);
     return NULL;

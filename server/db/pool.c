@@ -643,6 +643,11 @@ static PGresult *await_pg(PGconn *pg, int64_t timeout_ms, bool *silent)
          * they run until one fails, so the last is still the one that matters. */
         PQclear(last);
         last = res;
+        /* COPY FROM STDIN / TO STDOUT waits for data nobody sends here, and PQgetResult would
+         * hand out its result again and again: returned as it is, the connection to be dropped. */
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH)
+            return res;
     }
 }
 

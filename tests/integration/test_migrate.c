@@ -733,3 +733,69 @@ Test(migrate, file_with_its_own_begin_commit_is_refused_before_it_runs)
     cr_assert_eq(system(cmd), 0);
     free(url);
 }
+
+/* `tessera migrate --dir DIR` against url, killed if it runs past limit_ms (status -1). */
+static int migrate_bounded(const char *url, const char *dir, double limit_ms, char **err)
+{
+    char tmp[] = "/tmp/tessera-h3-run-XXXXXX";
+    cr_assert(mkdtemp(tmp));
+    char err_path[64];
+    snprintf(err_path, sizeof err_path, "%s/stderr", tmp);
+    const char *bin = getenv("TESSERA_BIN") ? getenv("TESSERA_BIN") : "build/tessera";
+    setenv("TESSERA_DATABASE_URL", url, 1);
+    double t0 = now_ms();
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(fd, 2);
+        execl(bin, bin, "migrate", "--config", "/dev/null", "--dir", dir, (char *)NULL);
+        _exit(127);
+    }
+    int status = -1;
+    while (now_ms() - t0 < limit_ms) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            break;
+        }
+        usleep(20000);
+    }
+    if (status == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    *err = slurp(err_path);
+    unlink(err_path);
+    rmdir(tmp);
+    return status;
+}
+
+/* COPY ... FROM stdin puts the connection in COPY mode, where waiting for "the last result"
+ * spun for ever at full CPU. (Rows pasted after it, as pg_dump writes them, are a syntax error
+ * before anything runs; a COPY of its own is not.) */
+Test(migrate, copy_from_stdin_fails_at_once_instead_of_spinning, .timeout = 60)
+{
+    char *url = test_db_create();
+    char dir[] = "/tmp/tessera-h3-copy-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    copy_embedded_set(dir, 5);
+    char path[300];
+    snprintf(path, sizeof path, "%s/0006_data.sql", dir);
+    write_text(path, "CREATE TABLE pasted (x int);\nCOPY pasted (x) FROM stdin;\n");
+    char *err = NULL;
+    int rc = migrate_bounded(url, dir, 10000, &err);
+    cr_assert_eq(rc, 1, "migrate must fail at once, got %d; stderr: %s", rc, err);
+    cr_assert(strstr(err, "0006_data.sql") && strstr(err, "COPY"), "%s", err);
+    free(err);
+    char *gone = test_db_scalar(url, "SELECT to_regclass('pasted') IS NULL");
+    cr_assert_str_eq(gone, "t", "nothing of the file remains");
+    free(gone);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+    free(url);
+}
