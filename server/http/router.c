@@ -11,6 +11,7 @@
 #include "tessera/http.h"
 #include "tessera/image.h"
 #include "tessera/log.h"
+#include "tessera/proxy.h"
 #include "tessera/server.h"
 #include "tessera/session_gc.h"
 #include "tessera/static_files.h"
@@ -124,6 +125,99 @@ static bool wants_close(const struct mg_request_info *req, const char *connectio
     return req->http_version && strcmp(req->http_version, "1.0") == 0;
 }
 
+/* ------------------------------------------------------------------ request framing */
+
+/* CivetWeb parses the head in place and is lenient where RFC 9112 requires a 400: a front
+ * proxy reading the same bytes differently would see another request boundary (smuggling).
+ * Two checks read what its in-place parse (libcivetweb 1.15) leaves: a header name ends in
+ * the NUL that replaced its ':', with any spaces before the ':' also NULs; a line ends in
+ * NULs where its CR and LF were. */
+
+/* "Name : value" (RFC 9112 5.1): CivetWeb drops the spaces and takes Name. */
+static bool space_before_colon(const struct mg_header *h)
+{
+    const char *after = h->name + strlen(h->name) + 1; /* past the NUL that ended the name */
+    return after < h->value && *after == '\0';
+}
+
+/* The first byte of the line after the last header CivetWeb parsed: '\r' or '\0' where the
+ * head ends. CivetWeb stops at a line starting with SP or HTAB (obs-fold, RFC 9112 5.2) and
+ * after MG_MAX_HEADERS lines, and drops every header after that, Content-Length included.
+ * A NUL after the line's own NUL is its LF (CRLF) or the head's last LF (bare LF): the request
+ * line, parsed the same way, tells which. */
+static char line_after(const struct mg_request_info *req, const struct mg_header *last)
+{
+    const char *end = last->value + strlen(last->value); /* the NUL where its CR or LF was */
+    if (end[1] != '\0') return end[1];                   /* a bare LF, then the next line */
+    const char *version_end = req->http_version + strlen(req->http_version);
+    return version_end[1] == '\0' ? end[2] : '\0';
+}
+
+static const char *header_value(const struct mg_request_info *req, const char *name)
+{
+    for (int i = 0; i < req->num_headers; i++)
+        if (strcasecmp(req->http_headers[i].name, name) == 0) return req->http_headers[i].value;
+    return NULL;
+}
+
+static int count_header(const struct mg_request_info *req, const char *name)
+{
+    int n = 0;
+    for (int i = 0; i < req->num_headers; i++)
+        n += strcasecmp(req->http_headers[i].name, name) == 0;
+    return n;
+}
+
+/* 1*DIGIT, then optional trailing whitespace: CivetWeb's strtoll would also take "+5" or "5, 5". */
+static bool is_length(const char *value)
+{
+    size_t digits = strspn(value, "0123456789");
+    return digits > 0 && value[digits + strspn(value + digits, " ")] == '\0';
+}
+
+/* 0 when the head's framing is unambiguous, else the status to refuse it with and *why. */
+static int framing_problem(const struct mg_request_info *req, const char **why)
+{
+    for (int i = 0; i < req->num_headers; i++)
+        if (space_before_colon(&req->http_headers[i])) return *why = "whitespace before a header's colon", 400;
+    char next = req->num_headers > 0 ? line_after(req, &req->http_headers[req->num_headers - 1]) : '\0';
+    if (next == ' ' || next == '\t') return *why = "folded header line", 400;
+    if (next != '\0' && next != '\r') return *why = "too many header lines", 431;
+    int lengths = count_header(req, "Content-Length"), codings = count_header(req, "Transfer-Encoding");
+    if (lengths > 1 || codings > 1) return *why = "repeated Content-Length or Transfer-Encoding", 400;
+    if (lengths && codings) return *why = "both Content-Length and Transfer-Encoding", 400;
+    if (codings && strcmp(req->http_version, "1.0") == 0) return *why = "Transfer-Encoding in HTTP/1.0", 400;
+    const char *length = lengths ? header_value(req, "Content-Length") : NULL;
+    if (length && !is_length(length)) return *why = "invalid Content-Length", 400;
+    return 0;
+}
+
+/* RFC 9112 3.2: an HTTP/1.1 request has exactly one Host, host[:port]. */
+static bool host_is_valid(const struct mg_request_info *req)
+{
+    int hosts = count_header(req, "Host");
+    if (hosts > 1) return false;
+    if (hosts == 0) return strcmp(req->http_version, "1.0") == 0;
+    const char *host = header_value(req, "Host");
+    return host[0] == '\0' || proxy_host_is_valid(host);
+}
+
+/* Refuses an ambiguous head with a 400 (431) that ends the connection; true when it did. */
+static bool refuse_ambiguous_head(struct http_exchange *ex)
+{
+    const char *why = NULL;
+    int status = framing_problem(ex->req, &why);
+    bool bad_host = !status && !host_is_valid(ex->req);
+    if (!status && !bad_host) return false;
+    ex->close = true;
+    mg_disable_connection_keep_alive(ex->conn);
+    if (bad_host && router_match(ex->path) == ROUTE_API) /* the API's error shape, as its proxy had it */
+        reply_json_error(ex, 400, "invalid_host", "the Host header must be one host[:port]", NULL);
+    else
+        reply_text(ex, bad_host ? 400 : status, bad_host ? "the Host header must be one host[:port]" : why);
+    return true;
+}
+
 /* The access line and the counters, once the answer is sent. */
 static void record(struct http_exchange *ex, int64_t start)
 {
@@ -157,7 +251,9 @@ int router_begin_request(struct mg_connection *conn)
     ex.close = atomic_load(&srv->stopping) || wants_close(req, mg_get_header(conn, "Connection"));
     if (ex.close)
         mg_disable_connection_keep_alive(conn);
-    if (ex.path[0] != '/') {
+    if (refuse_ambiguous_head(&ex)) {
+        /* answered */
+    } else if (ex.path[0] != '/') {
         reply_text(&ex, 400, "bad request target");
     } else {
         dispatch(&ex);

@@ -267,3 +267,79 @@ Test(http_edges, connection_close_is_announced_and_kept)
     expect_close_announced("TE", true);
     expect_close_announced("keep-alive, close", true);
 }
+
+/* ------------------------------------------------------------------ request framing */
+
+static int count_responses(const char *buf)
+{
+    int n = 0;
+    for (const char *p = buf; (p = strstr(p, "HTTP/1.")) != NULL; p++)
+        if (p == buf || p[-1] == '\n') n++;
+    return n;
+}
+
+/* RFC 9112 3.2, 5.1, 5.2 and 6.1-6.3: requests whose framing or Host a front proxy may read
+ * differently from CivetWeb. CivetWeb took each of these: it drops every header after a
+ * folded line (so a Content-Length there was ignored and the body ran as a second request),
+ * and after its 64th header line, takes "Name :" as Name, and keeps a connection open after
+ * Content-Length with Transfer-Encoding. Each must be one 400, then the end of the connection; nothing after it
+ * may be answered. */
+Test(http_edges, ambiguous_requests_are_400_and_close)
+{
+    static const char smuggled[] = "GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n";
+    char tail[128];
+    snprintf(tail, sizeof tail, "Content-Length: %zu\r\n\r\n%s", strlen(smuggled), smuggled);
+    const char *heads[] = {
+        "GET /robots.txt HTTP/1.1\r\n",                                    /* no Host */
+        "GET /robots.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n",              /* two */
+        "GET /robots.txt HTTP/1.1\r\nHost: a b\r\n",                        /* not host[:port] */
+        "GET /robots.txt HTTP/1.1\r\nHost: good.example/x\r\n",
+        "GET /robots.txt HTTP/1.1\r\nHost : t\r\n",                         /* space before colon */
+        "GET /robots.txt HTTP/1.1\r\nHost: t\r\nX-A : 1\r\n",
+        "GET /robots.txt HTTP/1.1\r\nHost: t\r\nX-Folded: a\r\n b\r\n",     /* obs-fold */
+        "GET /robots.txt HTTP/1.1\r\nHost: t\r\n\tX-Folded: b\r\n",
+        "GET /robots.txt HTTP/1.1\r\nHost: t\r\nContent-Length: +38\r\n",   /* not 1*DIGIT */
+        "GET /robots.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n",     /* two lengths */
+        "GET /robots.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n", /* both */
+    };
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        char req[512], buf[16384];
+        snprintf(req, sizeof req, "%s%s", heads[i], tail);
+        int fd = connect_site(0);
+        send_all(fd, req);
+        bool closed;
+        read_until_close(fd, buf, sizeof buf, 2000, &closed);
+        close(fd);
+        cr_expect(strncmp(buf, "HTTP/1.", 7) == 0 && strncmp(buf + 8, " 400 ", 5) == 0, "case %zu: %.300s", i, buf);
+        cr_expect_eq(count_responses(buf), 1, "case %zu: %d responses", i, count_responses(buf));
+        cr_expect(closed, "case %zu: the connection stayed open", i);
+    }
+    /* Past CivetWeb's 64 header lines the rest were dropped, Content-Length included. */
+    char many[4096] = "GET /robots.txt HTTP/1.1\r\nHost: t\r\n";
+    for (int i = 0; i < 70; i++) snprintf(many + strlen(many), sizeof many - strlen(many), "X-%d: a\r\n", i);
+    snprintf(many + strlen(many), sizeof many - strlen(many), "%s", tail);
+    int fd = connect_site(0);
+    send_all(fd, many);
+    char buf[16384];
+    bool closed;
+    read_until_close(fd, buf, sizeof buf, 2000, &closed);
+    close(fd);
+    cr_expect_eq(strncmp(buf, "HTTP/1.1 431 ", 13), 0, "70 headers: %.300s", buf);
+    cr_expect_eq(count_responses(buf), 1, "70 headers: %d responses", count_responses(buf));
+    cr_expect(closed, "70 headers: the connection stayed open");
+
+    /* What stays accepted: HTTP/1.0 without Host, a bracketed IPv6 Host, spaces around values,
+     * an empty value, bare LF line ends. (CivetWeb itself refuses a tab in a header line.) */
+    const char *fine[] = {
+        "GET /robots.txt HTTP/1.0\r\n\r\n",
+        "GET /robots.txt HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n",
+        "GET /robots.txt HTTP/1.1\r\nHost:t\r\nX-A:  1 \r\nContent-Length: 0 \r\nConnection: close\r\n\r\n",
+        "GET /robots.txt HTTP/1.1\r\nHost: t\r\nX-Empty:\r\nConnection: close\r\n\r\n",
+        "GET /robots.txt HTTP/1.1\nHost: t\nConnection: close\n\n",
+    };
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+        char buf[16384];
+        exchange(fine[i], buf, sizeof buf);
+        cr_expect_eq(strncmp(buf, "HTTP/1.1 200 ", 13), 0, "fine %zu: %.300s", i, buf);
+    }
+}
