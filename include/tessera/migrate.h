@@ -12,7 +12,7 @@
 
 #include "tessera/config.h"
 
-enum migrate_mode { MIGRATE_APPLY = 0, MIGRATE_STATUS = 1 };
+enum migrate_mode { MIGRATE_APPLY = 0, MIGRATE_STATUS = 1, MIGRATE_CHECK = 2 };
 
 /* dir: read *.sql from this directory instead of the embedded set (tests, and operators
  * trying a migration before building it in); NULL = embedded. Progress lines go to out
@@ -22,6 +22,10 @@ int migrate_run(const struct config *cfg, const char *dir, enum migrate_mode mod
 
 /* serve at start (database.migrate_on_start): the embedded set, progress in the log. */
 int migrate_on_start(const struct config *cfg);
+/* serve at start with migrate_on_start off: reads only (no lock, fit for PgBouncer). -1 when
+ * the database was migrated by a newer tessera or an applied file changed; pending files and
+ * an unreachable database are warnings (0). */
+int migrate_check_on_start(const struct config *cfg);
 
 /* Pure: where the SQL statement starting at sql ends — just past its ';', or at the NUL —
  * skipping quoted strings, identifiers, dollar-quoted bodies and comments. */

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "tessera/config.h"
+#include "tessera/migrate.h"
 
 static int migrate(const char *url, const char *const extra[], char **out, char **err)
 {
@@ -797,5 +799,43 @@ Test(migrate, copy_from_stdin_fails_at_once_instead_of_spinning, .timeout = 60)
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
+    free(url);
+}
+
+/* ------------------------------------------------------------------ migrate_on_start = off */
+
+static int check_on_start(const char *url)
+{
+    struct config cfg;
+    cr_assert_eq(config_load(&cfg, NULL, NULL, stderr), 0);
+    cr_assert_eq(config_set(&cfg, "database", "url", url, "test", 0, stderr), 0);
+    cr_assert_eq(config_set(&cfg, "database", "connect_timeout", "1s", "test", 0, stderr), 0);
+    int rc = migrate_check_on_start(&cfg);
+    config_free(&cfg);
+    return rc;
+}
+
+/* With migrate_on_start off (the PgBouncer set-up) serve never looked at the schema: a
+ * database migrated by a newer tessera was served as if it were its own. The check reads
+ * only; it refuses a newer or changed schema and only warns about pending files. */
+Test(migrate, check_on_start_refuses_a_newer_or_changed_schema_and_warns_on_pending)
+{
+    char *url = test_db_create();
+    cr_assert_eq(check_on_start(url), 0, "an empty database: everything pending, a warning");
+    char *table = test_db_scalar(url, "SELECT to_regclass('tessera_migrations') IS NULL");
+    cr_assert_str_eq(table, "t", "the check creates nothing");
+    free(table);
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(migrate(url, NULL, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(check_on_start(url), 0);
+    free(test_db_scalar(url, "INSERT INTO tessera_migrations (name, sha256) VALUES ('9000_future.sql', 'x')"));
+    cr_assert_eq(check_on_start(url), -1, "a newer schema is refused");
+    free(test_db_scalar(url, "DELETE FROM tessera_migrations WHERE name = '9000_future.sql'"));
+    free(test_db_scalar(url, "UPDATE tessera_migrations SET sha256 = 'x' WHERE name = '0000_init.sql'"));
+    cr_assert_eq(check_on_start(url), -1, "a changed file is refused");
+    cr_assert_eq(check_on_start("postgresql:///x?host=/nonexistent&user=tessera"), 0,
+                 "an unreachable database is a warning: serve starts as it would run through an outage");
     free(url);
 }
