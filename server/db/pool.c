@@ -172,7 +172,14 @@ static PGconn *connect_with_deadline(const struct connect_params *p, int64_t tim
             st = PQconnectPoll(pg);
     }
     if (PQstatus(pg) != CONNECTION_OK) {
-        snprintf(err, err_size, "%.*s", (int)strcspn(PQerrorMessage(pg), "\n"), PQerrorMessage(pg));
+        const char *msg = PQerrorMessage(pg);
+        /* PgBouncer's answer to the statement_timeout sent at connect names the parameter, not
+         * the setting behind it. */
+        bool options_refused = strstr(msg, "unsupported startup parameter: options") != NULL;
+        snprintf(err, err_size, "%.*s%s", (int)strcspn(msg, "\n"), msg,
+                 options_refused ? " (a pooler such as PgBouncer: set database.prepared_statements = off, which "
+                                   "sends no startup options; docs/DEPLOY.md)"
+                                 : "");
         PQfinish(pg);
         return NULL;
     }

@@ -839,3 +839,18 @@ Test(migrate, check_on_start_refuses_a_newer_or_changed_schema_and_warns_on_pend
                  "an unreachable database is a warning: serve starts as it would run through an outage");
     free(url);
 }
+
+/* PgBouncer 1.18 refuses the options startup parameter that carries statement_timeout when
+ * prepared_statements is on; the error named the parameter but not the setting to change. */
+Test(migrate, pgbouncer_refusing_options_names_the_setting, .timeout = 60, .fini = stop_bouncer)
+{
+    char *url = test_db_create();
+    bouncer_start(&bnc, url, 1);
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(migrate(bnc.url, NULL, &out, &err), 1, "%s", out);
+    cr_assert(strstr(err, "unsupported startup parameter"), "%s", err);
+    cr_assert(strstr(err, "prepared_statements = off"), "the setting to change is named: %s", err);
+    free(out);
+    free(err);
+    free(url);
+}
