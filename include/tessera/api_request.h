@@ -48,7 +48,8 @@ json_t *api_parse_json_object(const char *body, size_t len, const struct api_fie
 void api_body_problem_clear(struct api_body_problem *problem);
 
 /* CSRF: a state-changing request authenticated by cookie must come from our own origin
- * (Origin matching Host, or Sec-Fetch-Site: same-origin). Bearer-token requests pass. */
+ * (Sec-Fetch-Site: same-origin, or Origin matching Host when Sec-Fetch-Site does not say
+ * same-site or cross-site). Bearer-token requests pass. */
 bool api_same_origin(const struct http_exchange *ex);
 
 /* Percent-decoded path segment after a prefix: "/api/conversations/ID/messages" with

@@ -290,6 +290,12 @@ bool api_same_origin(const struct http_exchange *ex)
     const char *site = http_header(ex, "Sec-Fetch-Site");
     if (site && strcasecmp(site, "same-origin") == 0)
         return true;
+    /* The browser's verdict wins over Origin: a page of http://host (injectable on the
+     * network) posting to https://host sends Origin http://host, which matches Host "any
+     * scheme", and is same-site or cross-site to the browser. Older browsers send no
+     * Sec-Fetch-Site and are judged by Origin alone. */
+    if (site && (strcasecmp(site, "same-site") == 0 || strcasecmp(site, "cross-site") == 0))
+        return false;
     const char *origin = http_header(ex, "Origin");
     const char *host = http_header(ex, "Host");
     if (!origin || !host)

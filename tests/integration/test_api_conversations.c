@@ -408,6 +408,16 @@ API_TEST(api, cookie_writes_need_same_origin)
     api_call(f, "DELETE", "/api/preferences/theme", NULL, NULL, fetch_cross, &r);
     cr_expect_eq(r.status, 403);
     http_result_free(&r);
+    /* The browser's own verdict wins over an Origin of the same host: a page of http://host
+     * (injectable on the network) posting to https://host sends Origin http://host, and the
+     * browser calls that same-site or cross-site, never same-origin. */
+    const char *verdicts[] = {"Sec-Fetch-Site: cross-site", "Sec-Fetch-Site: same-site"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *h[] = {cookie, origin, verdicts[i], NULL};
+        api_call(f, "POST", "/api/conversations", NULL, "{\"title\":\"x\"}", h, &r);
+        cr_expect_eq(r.status, 403, "%s: %ld", verdicts[i], r.status);
+        http_result_free(&r);
+    }
     api_call(f, "POST", "/api/conversations", NULL, "{\"title\":\"x\"}", same, &r);
     cr_expect_eq(r.status, 201, "%.200s", r.body);
     http_result_free(&r);
