@@ -1,9 +1,12 @@
 /* migrate — applies the SQL files of server/db/migrations (embedded in the binary) in name
  * order, each in its own transaction, recorded in tessera_migrations (name, sha256,
- * applied_at), under a PostgreSQL advisory lock held by one dedicated connection so two
- * instances never migrate at once. A file whose first line is "-- tessera:no-transaction"
- * runs outside a transaction, statement by statement (for CREATE INDEX CONCURRENTLY).
- * An applied file whose checksum changed stops everything with a clear error. */
+ * applied_at). Each file's transaction takes a transaction-level advisory lock and reads the
+ * record again, so two instances never apply one file, and nothing outlives a transaction
+ * (safe through PgBouncer in transaction mode). A file whose first line is
+ * "-- tessera:no-transaction" runs outside a transaction, statement by statement (for CREATE
+ * INDEX CONCURRENTLY), under the session-level lock: only on a session of its own, never
+ * through a pooler. An applied file whose checksum changed, or a recorded file newer than
+ * the binary's newest, stops everything with a clear error. */
 #ifndef TESSERA_MIGRATE_H
 #define TESSERA_MIGRATE_H
 
