@@ -3,6 +3,7 @@
 
 #include <brotli/decode.h>
 #include <brotli/encode.h>
+#include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,9 +61,14 @@ int static_site_start(struct static_site *s, const char *extra_ini, const char *
     return rc;
 }
 
+/* A server that does not exit 0 on SIGTERM crashed or, in the sanitizer build, reported an
+ * error: the test that ran it fails, instead of the report going unread. */
 void static_site_destroy(struct static_site *s)
 {
-    if (s->started) test_server_stop(&s->server);
+    if (s->started) {
+        int code = test_server_stop(&s->server);
+        cr_expect_eq(code, 0, "tessera exited with %d (a sanitizer report or a crash)", code);
+    }
     s->started = false;
     if (s->dir[0]) {
         char cmd[300];
