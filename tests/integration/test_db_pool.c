@@ -878,3 +878,84 @@ Test(pool, pool_max_1_serves_many_concurrent_requests, .timeout = 120)
                  busy);
     cr_assert_leq(backends, 1, "pool_max 1 opened %d connections", backends);
 }
+
+/* ------------------------------------------------------------------ restart behind PgBouncer */
+
+/* PostgreSQL restarting behind PgBouncer (transaction mode): tessera's connections to
+ * PgBouncer stay up while PgBouncer's to the server die; requests must succeed again without
+ * restarting tessera or PgBouncer. PgBouncer itself answers "server login has been failing"
+ * (or, at its default server_login_retry of 15 s, holds queries that long) until it retries
+ * the server, so the check starts one server_login_retry (1 s here) after the restart. */
+Test(pool, recovers_after_postgresql_restart_behind_pgbouncer, .timeout = 120)
+{
+    if (access("/usr/sbin/pgbouncer", X_OK) != 0)
+        cr_skip_test("pgbouncer is not installed");
+    char pgdir[] = "/tmp/tessera-h3-pgbr-XXXXXX";
+    cr_assert(mkdtemp(pgdir));
+    char url[512];
+    cr_assert_eq(pg_sh(pgdir, "start", url, sizeof url), 0, "private cluster start");
+    char sock[256];
+    cr_assert_eq(sscanf(url, "postgresql:///tessera?host=%255[^&]", sock), 1, "%s", url);
+    char dir[] = "/tmp/tessera-h3-pgbb-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    chmod(dir, 0777);
+    int port = free_port();
+    char path[300], text[1500];
+    snprintf(path, sizeof path, "%s/users.txt", dir);
+    FILE *f = fopen(path, "w");
+    fputs("\"tessera\" \"\"\n", f);
+    fclose(f);
+    snprintf(text, sizeof text,
+             "[databases]\ntessera = host=%s dbname=tessera user=tessera\n"
+             "[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = %d\nunix_socket_dir =\n"
+             "auth_type = trust\nauth_file = %s/users.txt\npool_mode = transaction\nserver_login_retry = 1\n"
+             "logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n",
+             sock, port, dir, dir, dir);
+    snprintf(path, sizeof path, "%s/pgbouncer.ini", dir);
+    f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "%s pgbouncer -d %s", getuid() == 0 ? "runuser -u postgres --" : "", path);
+    cr_assert_eq(system(cmd), 0, "pgbouncer start");
+    usleep(300000);
+    char pgb_url[300];
+    snprintf(pgb_url, sizeof pgb_url, "postgresql://tessera@127.0.0.1:%d/tessera?sslmode=disable", port);
+    struct config cfg;
+    pool_config(&cfg, pgb_url, (const char *[]){"prepared_statements", "off", "pool_max", "8", NULL});
+    struct db_pool *pool = db_pool_create(&cfg);
+    atomic_int phase = 0;
+    struct hammer h[6];
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++) {
+        h[i] = (struct hammer){.pool = pool, .phase = &phase};
+        pthread_create(&t[i], NULL, hammer_main, &h[i]);
+    }
+    usleep(300000);
+    atomic_store(&phase, 1);
+    int restart_rc = pg_sh(pgdir, "restart", NULL, 0);
+    usleep(1500000); /* server_login_retry and a margin */
+    atomic_store(&phase, 2);
+    usleep(1000000);
+    atomic_store(&phase, 3);
+    int ok = 0, failed = 0, during = 0;
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        ok += h[i].ok_after;
+        failed += h[i].failed_after;
+        during += h[i].failed_during;
+    }
+    struct db_pool_stats s;
+    db_pool_stats(pool, &s);
+    db_pool_free(pool);
+    config_free(&cfg);
+    snprintf(cmd, sizeof cmd, "kill $(cat %s/pgbouncer.pid); sleep 0.2; rm -rf %s", dir, dir);
+    if (system(cmd) != 0) { /* cleanup only */ }
+    pg_sh(pgdir, "destroy", NULL, 0);
+    rmdir(pgdir);
+    fprintf(stderr, "restart behind PgBouncer: %d failed during, %d ok and %d failed after (discarded %llu)\n",
+            during, ok, failed, s.discarded);
+    cr_assert_eq(restart_rc, 0, "pg.sh restart");
+    cr_assert_gt(ok, 50, "requests after the restart succeed (%d ok)", ok);
+    cr_assert_eq(failed, 0, "no request after the restart fails (%d failed)", failed);
+}
