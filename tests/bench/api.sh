@@ -61,7 +61,7 @@ psql_() { sh "$top/scripts/pg.sh" psql -qAtX "$@"; }
 # added there (or loaded lazily instead of linked) is handled here too.
 . "$top/tests/bench/make_flags.sh"
 # shellcheck disable=SC2086
-cc -O2 -std=c17 -D_GNU_SOURCE -I"$top/include" $MAKE_CFLAGS \
+cc -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -I"$top/include" $MAKE_CFLAGS \
   -o "$dir/put_old_way" "$top/tests/bench/api/put_old_way.c" "$top/$BUILD/libtessera.a" $MAKE_LDLIBS
 
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }

@@ -20,7 +20,7 @@ url=$(PG_FAST=1 sh scripts/pg.sh start)
 # Compiled and linked like tessera itself (flags asked of the Makefile).
 . "$top/tests/bench/make_flags.sh"
 # shellcheck disable=SC2086
-cc -O2 -std=c17 -D_GNU_SOURCE -Iinclude $MAKE_CFLAGS tests/bench/db_bench.c \
+cc -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude $MAKE_CFLAGS tests/bench/db_bench.c \
   "$BUILD/libtessera.a" $MAKE_LDLIBS -o "$BUILD/db_bench"
 
 echo "== pool and argon2 (db_bench, ${SECONDS_PER_CASE}s per case)"

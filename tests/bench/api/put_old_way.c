@@ -232,7 +232,7 @@ static int put_transaction(struct http_exchange *ex, const char *hash, const cha
 
 static int put_old_way(struct http_exchange *ex, bool transaction, const char *key)
 {
-    char hash[65];
+    char hash[AUTH_TOKEN_HASHES_SIZE];
     bool by_cookie;
     if (!auth_request_token_hash(ex, hash, &by_cookie))
         return reply_json_error(ex, 401, "unauthorized", "sign in first", NULL);
