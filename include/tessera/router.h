@@ -21,8 +21,8 @@ enum route router_match(const char *path);
 /* The begin_request callback; returns the status code sent. */
 int router_begin_request(struct mg_connection *conn);
 
-/* CivetWeb's http_error callback: answers what CivetWeb refused before begin_request when
- * tessera has a better answer (TRACE: 405 with Allow, 501 under /api); returns 0 when it
- * sent the response, 1 to leave it to CivetWeb. */
+/* CivetWeb's http_error callback, for what it refuses before begin_request: answered like
+ * any tessera response (headers, access line, metrics), TRACE with 405 and Allow (501 under
+ * /api). Returns 0: the response is sent. */
 int router_http_error(struct mg_connection *conn, int status, const char *message);
 #endif

@@ -278,28 +278,30 @@ static void target_path(const char *target, char *out, size_t size)
 
 int router_http_error(struct mg_connection *conn, int status, const char *message)
 {
-    (void)message;
+    /* CivetWeb calls this only for what it refuses before begin_request (tessera answers
+     * everything else): a request line or head it cannot parse, a target that is not a path,
+     * an HTTP version other than 1.0/1.1. Nothing has been sent; the connection closes after. */
     const struct mg_request_info *req = mg_get_request_info(conn);
-    /* CivetWeb refuses a method missing from its own table while it parses the request line,
-     * before begin_request: for TRACE it sent a bare 400 "Bad request". The request line is
-     * all that was parsed (no headers), and the connection closes after this answer. */
-    if (status != 400 || !req || !req->request_method || !req->request_uri || strcmp(req->request_method, "TRACE") != 0)
-        return 1; /* CivetWeb's own answer */
-    char path[1024];
-    target_path(req->request_uri, path, sizeof path);
+    char path[1024] = "-";
+    if (req->request_uri) target_path(req->request_uri, path, sizeof path);
     struct http_exchange ex = {
         .conn = conn,
         .req = req,
         .srv = mg_get_user_data(mg_get_context(conn)),
-        .method = req->request_method,
+        .method = req->request_method ? req->request_method : "-",
         .path = path,
+        .head = req->request_method && strcmp(req->request_method, "HEAD") == 0,
         .close = true,
     };
     int64_t start = clock_monotonic_us();
-    if (router_match(path) == ROUTE_API) /* its methods depend on the route; TRACE is on none */
+    /* CivetWeb has no TRACE in its method table: it would be a bare 400 "Bad request". */
+    bool trace = status == 400 && req->request_uri && strcmp(ex.method, "TRACE") == 0;
+    if (trace && router_match(path) == ROUTE_API) /* its methods depend on the route; TRACE is on none */
         reply_text(&ex, 501, "TRACE is not implemented");
-    else
+    else if (trace)
         reply_get_head_only(&ex);
+    else
+        reply_text(&ex, status, message);
     record(&ex, start);
     return 0;
 }

@@ -343,3 +343,40 @@ Test(http_edges, ambiguous_requests_are_400_and_close)
         cr_expect_eq(strncmp(buf, "HTTP/1.1 200 ", 13), 0, "fine %zu: %.300s", i, buf);
     }
 }
+
+/* ------------------------------------------------------------------ CivetWeb's refusals */
+
+static long responses_4xx(void)
+{
+    struct http_result r;
+    char url[512];
+    cr_assert_eq(http_get(site_url(&site, "/metrics", url, sizeof url), NULL, &r), 0);
+    const char *line = strstr(r.body, "tessera_responses_total{class=\"4xx\"} ");
+    long n = line ? atol(line + strlen("tessera_responses_total{class=\"4xx\"} ")) : -1;
+    http_result_free(&r);
+    return n;
+}
+
+/* What CivetWeb refuses before begin_request (a request line it cannot parse, a target that is
+ * not a path, a head over its 16 KiB buffer) was answered with CivetWeb's own page: an
+ * "HTTP/1.0" status line for the last, none of tessera's headers, no access line, no count
+ * in /metrics. An operator looking for probes saw nothing. */
+Test(http_edges, refusals_before_routing_are_tessera_answers_and_counted)
+{
+    char big[20000];
+    snprintf(big, sizeof big, "GET /robots.txt?%0*d HTTP/1.1\r\nHost: t\r\n\r\n", 18000, 0);
+    const char *requests[] = {"GET abc HTTP/1.1\r\nHost: t\r\n\r\n", "NONSENSE\r\n\r\n", big};
+    char buf[16384];
+    exchange("GET / HTTP/2.0\r\nHost: t\r\n\r\n", buf, sizeof buf);
+    cr_expect_eq(strncmp(buf, "HTTP/1.1 505 HTTP Version Not Supported\r\n", 41), 0, "%.200s", buf);
+    long before = responses_4xx();
+    for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++) {
+        char value[64];
+        exchange(requests[i], buf, sizeof buf);
+        cr_expect_eq(strncmp(buf, "HTTP/1.1 4", 10), 0, "request %zu: %.200s", i, buf);
+        cr_expect_not_null(raw_header(buf, "X-Content-Type-Options", value, sizeof value), "request %zu: %.300s", i, buf);
+        const char *conn = raw_header(buf, "Connection", value, sizeof value);
+        cr_expect(conn && strcasecmp(conn, "close") == 0, "request %zu: %.300s", i, buf);
+    }
+    cr_expect_eq(responses_4xx(), before + 3);
+}
