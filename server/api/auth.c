@@ -200,12 +200,9 @@ bool auth_password_verify(const char *encoded, const char *password)
 
 /* ------------------------------------------------------------------ replies */
 
-static int reply_db_status(struct http_exchange *ex, enum db_status st)
+/* 503 with Retry-After: a moment later the same request may well succeed. */
+static int reply_retry_later(struct http_exchange *ex, const char *code, const char *msg)
 {
-    if (st == DB_ERROR)
-        return reply_json_error(ex, 500, "internal", "the database query failed", NULL);
-    const char *code = st == DB_BUSY ? "db_busy" : "db_unavailable";
-    const char *msg = st == DB_BUSY ? "the database is busy; retry shortly" : "the database is unavailable";
     char body[160];
     int n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, msg);
     struct http_reply r;
@@ -214,6 +211,15 @@ static int reply_db_status(struct http_exchange *ex, enum db_status st)
     reply_header(&r, "Cache-Control", "no-store");
     reply_send_dynamic(ex, &r, "application/json; charset=utf-8", body, (size_t)n);
     return 503;
+}
+
+static int reply_db_status(struct http_exchange *ex, enum db_status st)
+{
+    if (st == DB_ERROR)
+        return reply_json_error(ex, 500, "internal", "the database query failed", NULL);
+    if (st == DB_BUSY)
+        return reply_retry_later(ex, "db_busy", "the database is busy; retry shortly");
+    return reply_retry_later(ex, "db_unavailable", "the database is unavailable");
 }
 
 static bool wants_secure_cookie(const struct config *cfg, const struct http_exchange *ex)
@@ -348,94 +354,6 @@ static int create_session(struct db_pool *pool, const struct config *cfg, struct
     return status;
 }
 
-static int handle_sign_in(struct db_pool *pool, const struct config *cfg, struct http_exchange *ex)
-{
-    if (!sign_in_origin_ok(ex))
-        return reply_json_error(ex, 403, "cross_origin", "cross-site sign-in refused", NULL);
-    api_expect_continue(ex, cfg->api.max_body);
-    static const struct api_field fields[] = {
-        {"email", API_FIELD_STRING, true, 320},
-        {"password", API_FIELD_STRING, true, 1024},
-    };
-    json_t *body = api_read_json_object(ex, (size_t)cfg->api.max_body, fields, 2);
-    if (!body)
-        return ex->status;
-    char email[321];
-    auth_email_normalize(json_string_value(json_object_get(body, "email")), email, sizeof email);
-    const char *values[1] = {email};
-    PGresult *res = NULL;
-    enum db_status st = db_query(pool, &stmt_credential, values, &res);
-    if (st != DB_OK) {
-        PQclear(res);
-        json_decref(body);
-        return reply_db_status(ex, st);
-    }
-    bool found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1);
-    bool ok = auth_password_verify(found ? PQgetvalue(res, 0, 1) : NULL,
-                                   json_string_value(json_object_get(body, "password")));
-    json_decref(body);
-    int status;
-    if (ok)
-        status = create_session(pool, cfg, ex, PQgetvalue(res, 0, 0));
-    else
-        status = reply_json_error(ex, 401, "invalid_credentials", "wrong email or password", NULL);
-    PQclear(res);
-    return status;
-}
-
-static int handle_sign_out(struct db_pool *pool, const struct config *cfg, struct http_exchange *ex)
-{
-    char hash[AUTH_TOKEN_HASHES_SIZE];
-    bool by_cookie;
-    if (!auth_request_token_hash(ex, hash, &by_cookie))
-        return reply_unauthorized(ex);
-    if (by_cookie && !api_same_origin(ex))
-        return reply_json_error(ex, 403, "cross_origin", "state-changing requests must come from this origin", NULL);
-    const char *values[1] = {hash};
-    PGresult *res = NULL;
-    enum db_status st = db_query(pool, &stmt_sign_out, values, &res);
-    PQclear(res);
-    if (st != DB_OK)
-        return reply_db_status(ex, st);
-    /* Signing out twice is not an error: the session is gone either way. */
-    return reply_json_body(ex, 204, NULL, 0, cfg, NULL, by_cookie);
-}
-
-static int handle_me(struct db_pool *pool, const struct config *cfg, struct http_exchange *ex)
-{
-    char hash[AUTH_TOKEN_HASHES_SIZE];
-    bool by_cookie;
-    if (!auth_request_token_hash(ex, hash, &by_cookie))
-        return reply_unauthorized(ex);
-    const char *values[1] = {hash};
-    PGresult *res = NULL;
-    enum db_status st = db_query(pool, &stmt_me, values, &res);
-    if (st != DB_OK) {
-        PQclear(res);
-        return reply_db_status(ex, st);
-    }
-    int status;
-    if (PQntuples(res) != 1) {
-        status = reply_unauthorized(ex);
-    } else {
-        const char *json = PQgetvalue(res, 0, 0);
-        status = reply_json_body(ex, 200, json, strlen(json), cfg, NULL, false);
-    }
-    PQclear(res);
-    return status;
-}
-
-static int reply_method_not_allowed(struct http_exchange *ex, const char *allow)
-{
-    struct http_reply r;
-    static const char body[] = "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"method not allowed\"}}";
-    reply_start(&r, ex, 405);
-    reply_header(&r, "Allow", allow);
-    reply_header(&r, "Cache-Control", "no-store");
-    reply_send_dynamic(ex, &r, "application/json; charset=utf-8", body, sizeof body - 1);
-    return 405;
-}
-
 struct auth_gate {
     sem_t slots;
 };
@@ -473,25 +391,112 @@ bool auth_gate_enter(struct auth_gate *gate, int wait_ms)
 
 void auth_gate_leave(struct auth_gate *gate) { sem_post(&gate->slots); }
 
-/* Sign-in holds a verification slot for its whole run (body, lookup, verify, insert). */
-static int handle_sign_in_gated(struct db_pool *pool, const struct config *cfg, struct auth_gate *gate,
-                                struct http_exchange *ex)
+/* The password check (argon2id, ~23 ms of a CPU) runs in one of the gate's slots; the body is
+ * read before a slot is taken, so a client trickling its body holds none while it does. */
+static int handle_sign_in(struct db_pool *pool, const struct config *cfg, struct auth_gate *gate,
+                          struct http_exchange *ex)
 {
-    if (!gate)
-        return handle_sign_in(pool, cfg, ex);
-    if (!auth_gate_enter(gate, AUTH_GATE_WAIT_MS))
-        return reply_json_error(ex, 503, "busy", "too many sign-ins at once; retry shortly", NULL);
-    int status = handle_sign_in(pool, cfg, ex);
-    auth_gate_leave(gate);
+    if (!sign_in_origin_ok(ex))
+        return reply_json_error(ex, 403, "cross_origin", "cross-site sign-in refused", NULL);
+    api_expect_continue(ex, cfg->api.max_body);
+    static const struct api_field fields[] = {
+        {"email", API_FIELD_STRING, true, 320},
+        {"password", API_FIELD_STRING, true, 1024},
+    };
+    json_t *body = api_read_json_object(ex, (size_t)cfg->api.max_body, fields, 2);
+    if (!body)
+        return ex->status;
+    if (gate && !auth_gate_enter(gate, AUTH_GATE_WAIT_MS)) {
+        json_decref(body);
+        return reply_retry_later(ex, "busy", "too many sign-ins at once; retry shortly");
+    }
+    char email[321];
+    auth_email_normalize(json_string_value(json_object_get(body, "email")), email, sizeof email);
+    const char *values[1] = {email};
+    PGresult *res = NULL;
+    enum db_status st = db_query(pool, &stmt_credential, values, &res);
+    int status;
+    if (st != DB_OK) {
+        status = reply_db_status(ex, st);
+    } else {
+        bool found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1);
+        bool ok = auth_password_verify(found ? PQgetvalue(res, 0, 1) : NULL,
+                                       json_string_value(json_object_get(body, "password")));
+        if (ok)
+            status = create_session(pool, cfg, ex, PQgetvalue(res, 0, 0));
+        else
+            status = reply_json_error(ex, 401, "invalid_credentials", "wrong email or password", NULL);
+    }
+    if (gate)
+        auth_gate_leave(gate);
+    PQclear(res);
+    json_decref(body);
     return status;
 }
+
+static int handle_sign_out(struct db_pool *pool, const struct config *cfg, struct auth_gate *gate,
+                           struct http_exchange *ex)
+{
+    (void)gate;
+    char hash[AUTH_TOKEN_HASHES_SIZE];
+    bool by_cookie;
+    if (!auth_request_token_hash(ex, hash, &by_cookie))
+        return reply_unauthorized(ex);
+    if (by_cookie && !api_same_origin(ex))
+        return reply_json_error(ex, 403, "cross_origin", "state-changing requests must come from this origin", NULL);
+    const char *values[1] = {hash};
+    PGresult *res = NULL;
+    enum db_status st = db_query(pool, &stmt_sign_out, values, &res);
+    PQclear(res);
+    if (st != DB_OK)
+        return reply_db_status(ex, st);
+    /* Signing out twice is not an error: the session is gone either way. */
+    return reply_json_body(ex, 204, NULL, 0, cfg, NULL, by_cookie);
+}
+
+static int handle_me(struct db_pool *pool, const struct config *cfg, struct auth_gate *gate, struct http_exchange *ex)
+{
+    (void)gate;
+    char hash[AUTH_TOKEN_HASHES_SIZE];
+    bool by_cookie;
+    if (!auth_request_token_hash(ex, hash, &by_cookie))
+        return reply_unauthorized(ex);
+    const char *values[1] = {hash};
+    PGresult *res = NULL;
+    enum db_status st = db_query(pool, &stmt_me, values, &res);
+    if (st != DB_OK) {
+        PQclear(res);
+        return reply_db_status(ex, st);
+    }
+    int status;
+    if (PQntuples(res) != 1) {
+        status = reply_unauthorized(ex);
+    } else {
+        const char *json = PQgetvalue(res, 0, 0);
+        status = reply_json_body(ex, 200, json, strlen(json), cfg, NULL, false);
+    }
+    PQclear(res);
+    return status;
+}
+
+static int reply_method_not_allowed(struct http_exchange *ex, const char *allow)
+{
+    struct http_reply r;
+    static const char body[] = "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"method not allowed\"}}";
+    reply_start(&r, ex, 405);
+    reply_header(&r, "Allow", allow);
+    reply_header(&r, "Cache-Control", "no-store");
+    reply_send_dynamic(ex, &r, "application/json; charset=utf-8", body, sizeof body - 1);
+    return 405;
+}
+
 
 int auth_routes_handle(struct db_pool *pool, const struct config *cfg, struct auth_gate *gate,
                        struct http_exchange *ex)
 {
     static const struct {
         const char *path, *method;
-        int (*handle)(struct db_pool *, const struct config *, struct http_exchange *);
+        int (*handle)(struct db_pool *, const struct config *, struct auth_gate *, struct http_exchange *);
     } routes[] = {
         {"/api/auth/sign-in", "POST", handle_sign_in},
         {"/api/auth/sign-out", "POST", handle_sign_out},
@@ -505,9 +510,7 @@ int auth_routes_handle(struct db_pool *pool, const struct config *cfg, struct au
             return reply_method_not_allowed(ex, routes[i].method);
         if (!pool)
             return reply_db_status(ex, DB_UNAVAILABLE);
-        if (routes[i].handle == handle_sign_in)
-            return handle_sign_in_gated(pool, cfg, gate, ex);
-        return routes[i].handle(pool, cfg, ex);
+        return routes[i].handle(pool, cfg, gate, ex);
     }
     return 0;
 }

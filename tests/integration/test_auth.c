@@ -321,3 +321,30 @@ Test(auth, odd_user_agents_do_not_break_sign_in, .fini = stop)
     cr_expect_str_eq(stored, "510", "cut before the character that does not fit whole");
     free(stored);
 }
+
+/* Password checks are bounded to a few at once (a slot each, CPUs many). A client that sends
+ * the sign-in head and then trickles its body must not hold a slot meanwhile: a handful of
+ * such connections would keep every user from signing in. Eight stalled bodies, then a real
+ * sign-in: it must get through, not wait for a slot and be told 503 busy. */
+Test(auth, stalled_sign_in_bodies_do_not_hold_the_verification_slots, .fini = stop, .timeout = 60)
+{
+    start(&f, NULL);
+    enum { STALLED = 8 };
+    int fds[STALLED];
+    for (int i = 0; i < STALLED; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f.ts.port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        cr_assert_eq(connect(fds[i], (struct sockaddr *)&a, sizeof a), 0);
+        const char *head = "POST /api/auth/sign-in HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                           "Content-Length: 200\r\n\r\n{\"email\":";
+        cr_assert_eq(write(fds[i], head, strlen(head)), (ssize_t)strlen(head));
+    }
+    struct timespec pause = {.tv_nsec = 300 * 1000000L}; /* the stalled requests reach their handlers */
+    nanosleep(&pause, NULL);
+    struct http_result r;
+    long status = sign_in(&f, "alice@example.com", "correct horse battery", NULL, &r);
+    cr_expect_eq(status, 200, "%ld %s", status, r.body);
+    http_result_free(&r);
+    for (int i = 0; i < STALLED; i++) close(fds[i]);
+}
