@@ -29,6 +29,7 @@ LAZY_FUNCTION(libpq, ConnStatusType, PQstatus, (const PGconn *conn), (conn))
 LAZY_FUNCTION(libpq, PGTransactionStatusType, PQtransactionStatus, (const PGconn *conn), (conn))
 LAZY_FUNCTION(libpq, char *, PQerrorMessage, (const PGconn *conn), (conn))
 LAZY_FUNCTION(libpq, int, PQsocket, (const PGconn *conn), (conn))
+LAZY_FUNCTION(libpq, int, PQbackendPID, (const PGconn *conn), (conn))
 LAZY_FUNCTION(libpq, PQnoticeProcessor, PQsetNoticeProcessor, (PGconn *conn, PQnoticeProcessor proc, void *arg),
               (conn, proc, arg))
 LAZY_FUNCTION(libpq, int, PQconsumeInput, (PGconn *conn), (conn))

@@ -12,7 +12,6 @@
 #include "tessera/clock.h"
 #include "tessera/db_pool.h"
 #include "tessera/embedded.h"
-#include "tessera/lazy_lib.h"
 #include "tessera/log.h"
 #include "tessera/sha256.h"
 
@@ -502,18 +501,6 @@ static bool begin_locked(struct run_ctx *x)
            load_applied(x) == 0;
 }
 
-#ifndef LIBPQ_SONAME
-#define LIBPQ_SONAME "libpq.so.5"
-#endif
-
-/* PQbackendPID, reached like libpq_lazy.c's wrappers, which do not list it yet. */
-static int backend_key_pid(const PGconn *pg)
-{
-    static struct lazy_lib libpq = LAZY_LIB_INIT(LIBPQ_SONAME);
-    static void *_Atomic fn;
-    return ((int (*)(const PGconn *))lazy_lib_cached(&fn, &libpq, "PQbackendPID"))(pg);
-}
-
 /* Through a pooler (PgBouncer) the backend key libpq holds is the pooler's own, not the
  * server's: the pids differ. */
 static bool own_session(struct run_ctx *x)
@@ -522,7 +509,7 @@ static bool own_session(struct run_ctx *x)
         PGresult *res = run_sql(x, "SELECT pg_backend_pid()", 0, NULL, x->answer_ms, "checking the session");
         if (!res)
             return false;
-        x->pooled = atoi(PQgetvalue(res, 0, 0)) != backend_key_pid(x->pg);
+        x->pooled = atoi(PQgetvalue(res, 0, 0)) != PQbackendPID(x->pg);
         PQclear(res);
     }
     return x->pooled == 0;
