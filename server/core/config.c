@@ -40,6 +40,21 @@ static int check_listen(const char *value, const char **why)
     return 0;
 }
 
+/* libpq's port option: one entry per host, comma-separated, each empty (the default) or a
+ * TCP port. libpq parses any text there and fails only when it connects. */
+static bool port_list_valid(const char *ports)
+{
+    for (const char *p = ports;; p++) {
+        long n = 0;
+        const char *start = p;
+        for (; *p >= '0' && *p <= '9'; p++)
+            if ((n = n * 10 + (*p - '0')) > 65535) return false;
+        if (*p != ',' && *p) return false;
+        if (p > start && n == 0) return false;
+        if (!*p) return true;
+    }
+}
+
 /* Empty, or something libpq can parse: a bad URL is a configuration error (exit 2) at start,
  * not a connect failure found later. libpq's own message says what is wrong. */
 static int check_database_url(const char *value, const char **why)
@@ -55,7 +70,14 @@ static int check_database_url(const char *value, const char **why)
         *why = "not a valid libpq connection URL or key=value string";
         return -1;
     }
+    bool ports_ok = true;
+    for (const PQconninfoOption *o = options; o->keyword; o++)
+        if (strcmp(o->keyword, "port") == 0 && o->val) ports_ok = port_list_valid(o->val);
     PQconninfoFree(options);
+    if (!ports_ok) {
+        *why = "its port is not a number from 1 to 65535";
+        return -1;
+    }
     return 0;
 }
 

@@ -161,6 +161,12 @@ Test(config, rejects_bad_lists_and_listen)
     cr_assert_eq(config_set(&cfg, "database", "url", "postgresql:///db?nosuchoption=1", "t", 1, NULL), -1);
     cr_assert_eq(config_set(&cfg, "database", "url", "host=/tmp dbname", "t", 1, NULL), -1);
     cr_assert_eq(config_set(&cfg, "database", "url", "postgresql:///tessera?host=/tmp/s&user=tessera", "t", 1, NULL), 0);
+    /* libpq parses any port text and fails only at connect: a typo is caught here instead. */
+    cr_assert_eq(config_set(&cfg, "database", "url", "postgresql://h:99x/db", "t", 1, NULL), -1);
+    cr_assert_eq(config_set(&cfg, "database", "url", "postgresql://h:70000/db", "t", 1, NULL), -1);
+    cr_assert_eq(config_set(&cfg, "database", "url", "host=a,b port=5432,x dbname=d", "t", 1, NULL), -1);
+    cr_assert_eq(config_set(&cfg, "database", "url", "postgresql://a:5432,b/db", "t", 1, NULL), 0);
+    cr_assert_eq(config_set(&cfg, "database", "url", "host=a,b port=5432,6432 dbname=d", "t", 1, NULL), 0);
     config_free(&cfg);
 }
 
