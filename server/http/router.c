@@ -175,9 +175,19 @@ static bool is_length(const char *value)
     return digits > 0 && value[digits + strspn(value + digits, " ")] == '\0';
 }
 
+/* A line starting with SP or HTAB right after the request line (RFC 9112 2.2: reject, or skip
+ * it unread): CivetWeb's request-line parse turns all the whitespace after the version into
+ * NULs, then takes that line as a header. Past "\r\n" only such whitespace adds NULs. */
+static bool space_after_start_line(const struct mg_request_info *req)
+{
+    const char *version_end = req->http_version + strlen(req->http_version);
+    return req->num_headers > 0 && req->http_headers[0].name - version_end > 2;
+}
+
 /* 0 when the head's framing is unambiguous, else the status to refuse it with and *why. */
 static int framing_problem(const struct mg_request_info *req, const char **why)
 {
+    if (space_after_start_line(req)) return *why = "whitespace before the first header", 400;
     for (int i = 0; i < req->num_headers; i++)
         if (space_before_colon(&req->http_headers[i])) return *why = "whitespace before a header's colon", 400;
     char next = req->num_headers > 0 ? line_after(req, &req->http_headers[req->num_headers - 1]) : '\0';

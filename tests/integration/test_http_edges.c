@@ -298,6 +298,7 @@ Test(http_edges, ambiguous_requests_are_400_and_close)
         "GET /robots.txt HTTP/1.1\r\nHost: t\r\nX-A : 1\r\n",
         "GET /robots.txt HTTP/1.1\r\nHost: t\r\nX-Folded: a\r\n b\r\n",     /* obs-fold */
         "GET /robots.txt HTTP/1.1\r\nHost: t\r\n\tX-Folded: b\r\n",
+        "GET /robots.txt HTTP/1.1\r\n X-After-Start-Line: 1\r\nHost: t\r\n",   /* RFC 9112 2.2 */
         "GET /robots.txt HTTP/1.1\r\nHost: t\r\nContent-Length: +38\r\n",   /* not 1*DIGIT */
         "GET /robots.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n",     /* two lengths */
         "GET /robots.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n", /* both */
