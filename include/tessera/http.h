@@ -22,6 +22,7 @@ struct http_exchange {
     const char *query;     /* raw query string or NULL */
     bool head;             /* HEAD: the same headers as GET, no body */
     bool close;            /* the connection ends after this response */
+    bool http10;           /* an HTTP/1.0 request: a kept connection says keep-alive */
     int status;            /* set by the reply functions, for the access log and metrics */
     int64_t bytes;         /* body bytes sent */
 };

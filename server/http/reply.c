@@ -166,8 +166,18 @@ int http_write(struct http_exchange *ex, const void *data, size_t len)
 
 static bool status_has_body(int status) { return status != 204 && status != 304 && status >= 200; }
 
+/* An HTTP/1.0 client keeps the connection only when the response says keep-alive (RFC 2068
+ * 19.7.1); without it, one like `ab -k` reads until a close that CivetWeb does not make. A
+ * head that already says Connection (the proxy's close) is left as it is. */
+static void say_keep_alive(const struct http_exchange *ex, struct http_reply *r)
+{
+    if (ex->http10 && !ex->close && !(r->head.data && memmem(r->head.data, r->head.len, "\r\nConnection:", 13)))
+        strbuf_puts(&r->head, "Connection: keep-alive\r\n");
+}
+
 size_t reply_seal(struct http_exchange *ex, struct http_reply *r, const void *body, size_t len)
 {
+    say_keep_alive(ex, r);
     if (r->status != 204 && r->status != 304)
         strbuf_printf(&r->head, "Content-Length: %zu\r\n", len);
     strbuf_append(&r->head, "\r\n", 2);
@@ -198,6 +208,7 @@ int reply_send(struct http_exchange *ex, struct http_reply *r, const void *body,
 int reply_send_head(struct http_exchange *ex, struct http_reply *r, int64_t content_length)
 {
     ex->status = r->status;
+    say_keep_alive(ex, r);
     if (content_length >= 0 && r->status != 204 && r->status != 304)
         strbuf_printf(&r->head, "Content-Length: %lld\r\n", (long long)content_length);
     strbuf_append(&r->head, "\r\n", 2);

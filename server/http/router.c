@@ -255,6 +255,7 @@ int router_begin_request(struct mg_connection *conn)
         .path = req->local_uri_raw ? req->local_uri_raw : (req->request_uri ? req->request_uri : ""),
         .query = req->query_string,
         .head = strcmp(req->request_method, "HEAD") == 0,
+        .http10 = strcmp(req->http_version, "1.0") == 0,
         .status = 0,
         .bytes = 0,
     };

@@ -754,12 +754,13 @@ static struct sent_copy *thread_copy(struct static_files *sf)
 
 /* A whole 200 GET answer, from this thread's copy when it holds the same representation with
  * the current Date; otherwise built into a new copy. Every other header of a 200 is fixed per
- * server (reply_start), except Connection: close, which never uses a copy. */
+ * server (reply_start), except Connection (close, or keep-alive for HTTP/1.0): such answers
+ * never use a copy. */
 static int send_full(struct static_files *sf, struct http_exchange *ex, const struct fc_entry *e,
                      enum encoding enc)
 {
     const struct fc_rep *rep = &e->rep[enc];
-    struct sent_copy *c = ex->head || ex->close || rep->len > INLINE_BODY_MAX ? NULL : thread_copy(sf);
+    struct sent_copy *c = ex->head || ex->close || ex->http10 || rep->len > INLINE_BODY_MAX ? NULL : thread_copy(sf);
     const char *date = http_date_now(); /* read first: a second passing mid-build only costs a rebuild */
     if (c && c->entry_id == e->id && c->enc == enc && strcmp(c->date, date) == 0)
         return reply_send_sealed(ex, 200, c->bytes.data, c->bytes.len, c->body_len);

@@ -381,3 +381,40 @@ Test(http_edges, refusals_before_routing_are_tessera_answers_and_counted)
     }
     cr_expect_eq(responses_4xx(), before + 3);
 }
+
+/* An HTTP/1.0 client keeps a connection only when the response says "Connection: keep-alive"
+ * (RFC 2068 19.7.1); otherwise it reads until the server closes. CivetWeb kept such a
+ * connection open without the header being sent, so `ab -k` and the like waited out the
+ * 15 s keep-alive timeout on every request. Each answer on the kept connection says so,
+ * the repeated one too (a worker's copy of its last response is built for HTTP/1.1). */
+Test(http_edges, http10_keep_alive_is_announced)
+{
+    int fd = connect_site(0);
+    const char *paths[] = {"/robots.txt", "/robots.txt", "/medium.txt", "/big.txt", "/missing.txt"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        char req[256], buf[1 << 17], value[64];
+        snprintf(req, sizeof req, "%s %s HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", i == 3 ? "HEAD" : "GET", paths[i]);
+        send_all(fd, req);
+        size_t len = 0;
+        int64_t end = now_ms() + 3000;
+        const char *body = NULL;
+        long want = -1;
+        while (now_ms() < end && (!body || (long)(len - (size_t)(body - buf)) < want)) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            if (poll(&p, 1, 200) <= 0) continue;
+            ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+            if (n <= 0) break;
+            len += (size_t)n;
+            buf[len] = '\0';
+            if (!body && (body = strstr(buf, "\r\n\r\n"))) {
+                body += 4;
+                const char *length = raw_header(buf, "Content-Length", value, sizeof value);
+                want = i == 3 || !length ? 0 : atol(length);
+            }
+        }
+        cr_assert(body, "%s: no response: %s", paths[i], buf);
+        const char *conn = raw_header(buf, "Connection", value, sizeof value);
+        cr_expect(conn && strcasecmp(conn, "keep-alive") == 0, "%s (%zu): Connection: %s", paths[i], i, conn ? conn : "(none)");
+    }
+    close(fd);
+}
