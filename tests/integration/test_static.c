@@ -462,3 +462,24 @@ Test(static, medium_cached_file_is_sent_whole)
     http_result_free(&r);
     free(want);
 }
+
+/* RFC 9112 3: a request-target longer than the server will parse is a 414, so the client
+ * learns the length, not a malformation, was the problem. A path that cannot fit the file
+ * system's PATH_MAX was answered 400. */
+Test(static, overlong_path_is_414)
+{
+    static char path[6000];
+    path[0] = '/';
+    memset(path + 1, 'a', sizeof path - 2);
+    path[sizeof path - 1] = '\0';
+    struct http_result r;
+    static char url[6100];
+    cr_assert_eq(http_get(site_url(&site, path, url, sizeof url), NULL, &r), 0);
+    cr_assert_eq(r.status, 414);
+    cr_expect_str_eq(hdr(&r, "Cache-Control"), "no-cache");
+    http_result_free(&r);
+    memset(path + 1, 'a', 200);
+    memcpy(path + 201, ".txt", 5);
+    cr_expect_eq(get(path, NULL, &r), 404, "a long name that fits is only missing");
+    http_result_free(&r);
+}
