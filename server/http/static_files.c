@@ -875,7 +875,7 @@ static int send_stream(struct static_files *sf, struct http_exchange *ex, const 
                        bool identity_only)
 {
     atomic_fetch_add_explicit(&sf->streamed, 1, memory_order_relaxed);
-    struct fc_entry e = {.key = (char *)target_rel(t), .mtime_s = (int64_t)t->st.st_mtim.tv_sec};
+    struct fc_entry e = {.key = (char *)target_rel(t)};
     e.content_type = mime_type_for(e.key);
     e.vary = is_compressible(sf, e.content_type);
     enum encoding enc = stream_encoding(sf, ex, t, e.vary, identity_only);
@@ -884,12 +884,16 @@ static int send_stream(struct static_files *sf, struct http_exchange *ex, const 
     snprintf(path, sizeof path, "%s%s", t->full, enc == ENCODING_IDENTITY ? "" : sibling_suffix(enc));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0) close(fd);
         return send_not_found(ex);
     }
+    /* The validators of the identity come from the descriptor its bytes are read from: a file
+     * replaced since the stat (a deploy's rename) must not go out under the old ETag. */
+    const struct stat *id = enc == ENCODING_IDENTITY ? &st : &t->st;
+    e.mtime_s = (int64_t)id->st_mtim.tv_sec;
     struct fc_rep rep = {.len = (size_t)st.st_size};
-    format_etag(rep.etag, sizeof rep.etag, mtime_ns(&t->st), (size_t)t->st.st_size, enc, rep.len);
+    format_etag(rep.etag, sizeof rep.etag, mtime_ns(id), (size_t)id->st_size, enc, rep.len);
     int status = stream_reply(sf, ex, &e, &rep, enc, fd);
     close(fd);
     return status;

@@ -1,6 +1,8 @@
 /* static: the file sender over real HTTP — methods, MIME, validators, ranges, directories,
  * SPA fallback, Cache-Control policy, and paths that must never leave the root. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -482,4 +484,72 @@ Test(static, overlong_path_is_414)
     memcpy(path + 201, ".txt", 5);
     cr_expect_eq(get(path, NULL, &r), 404, "a long name that fits is only missing");
     http_result_free(&r);
+}
+
+/* ------------------------------------------------------------------ a file replaced while served */
+
+static atomic_bool flipping;
+
+/* Deploys two versions of race.bin in turn, by rename as a deploy does (each an inode of its
+ * own, with its own mtime). */
+static void *flip_versions(void *arg)
+{
+    (void)arg;
+    char a[300], b[300], tmp[300], target[300];
+    snprintf(a, sizeof a, "%s/version-a", site.root);
+    snprintf(b, sizeof b, "%s/version-b", site.root);
+    snprintf(tmp, sizeof tmp, "%s/race.tmp", site.root);
+    snprintf(target, sizeof target, "%s/race.bin", site.root);
+    for (unsigned i = 1; atomic_load(&flipping); i++) {
+        if (link(i % 2 ? b : a, tmp) == 0) rename(tmp, target);
+        unlink(tmp); /* left when target was already that inode: rename does nothing then */
+    }
+    return NULL;
+}
+
+/* A streamed file (over static.cache_file_max) replaced between the stat that named its
+ * version and the open that read its bytes went out with the old version's ETag and
+ * Last-Modified on the new version's bytes: a download resumed with If-Range could then be
+ * stitched from two versions. The validators must describe the bytes sent. */
+Test(static, streamed_validators_describe_the_bytes_sent)
+{
+    const size_t size = 400 * 1024;
+    char *bytes = malloc(size);
+    memset(bytes, 'A', size);
+    cr_assert_eq(site_write(&site, "version-a", bytes, size), 0);
+    memset(bytes, 'B', size);
+    cr_assert_eq(site_write(&site, "version-b", bytes, size), 0);
+    free(bytes);
+    cr_assert_eq(site_set_mtime(&site, "version-a", 1000000000), 0);
+    cr_assert_eq(site_set_mtime(&site, "version-b", 1000000100), 0);
+    char a[300], target[300];
+    snprintf(a, sizeof a, "%s/version-a", site.root);
+    snprintf(target, sizeof target, "%s/race.bin", site.root);
+    cr_assert_eq(link(a, target), 0);
+    atomic_store(&flipping, true);
+    pthread_t flipper;
+    cr_assert_eq(pthread_create(&flipper, NULL, flip_versions, NULL), 0);
+    char etag_of[2][200] = {"", ""}; /* the ETag seen with 'A' bytes and with 'B' bytes */
+    int mixed = 0, answered = 0, other = 0;
+    long other_status = 0;
+    const char *range[] = {"Range: bytes=0-0", NULL};
+    for (int i = 0; i < 1500 && mixed == 0; i++) {
+        struct http_result r;
+        if (get("/race.bin", range, &r) == 206 && r.body_len == 1) {
+            int v = r.body[0] == 'B';
+            const char *etag = hdr(&r, "ETag");
+            answered++;
+            if (etag && !etag_of[v][0]) snprintf(etag_of[v], sizeof etag_of[v], "%s", etag);
+            if (etag && (strcmp(etag, etag_of[v]) != 0 || strcmp(etag, etag_of[!v]) == 0)) mixed++;
+        } else {
+            other++;
+            other_status = r.status;
+        }
+        http_result_free(&r);
+    }
+    atomic_store(&flipping, false);
+    pthread_join(flipper, NULL);
+    cr_expect_gt(answered, 100, "%d other answers, the last %ld", other, other_status);
+    cr_expect(etag_of[0][0] && etag_of[1][0], "one version only was served: the test saw no replacement");
+    cr_expect_eq(mixed, 0, "an ETag came with the other version's bytes (%s / %s)", etag_of[0], etag_of[1]);
 }
