@@ -28,9 +28,7 @@ struct api_context {
 /* The first CTE of every route statement: $1 is the session token hashes in hex (see
  * auth_request_token_hash), and `s` holds the user's id of the first valid session among
  * them, or no row — so authentication costs no round trip of its own. */
-#define API_SESSION_CTE \
-    "WITH s AS (SELECT user_id FROM sessions WHERE token_hash = " AUTH_TOKEN_HASH_PARAM " AND expires_at > now()" \
-    " ORDER BY " AUTH_TOKEN_HASH_ORDER("token_hash") " LIMIT 1)"
+#define API_SESSION_CTE "WITH s AS (" AUTH_SESSION_USER_SELECT ")"
 
 /* One authenticated request. */
 struct api_call {

@@ -284,9 +284,7 @@ static const struct db_statement stmt_session_insert = {
 static const struct db_statement stmt_me = {
     "auth_me",
     "SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name)"
-    " FROM sessions s JOIN users u ON u.id = s.user_id"
-    " WHERE s.token_hash = " AUTH_TOKEN_HASH_PARAM " AND s.expires_at > now()"
-    " ORDER BY " AUTH_TOKEN_HASH_ORDER("s.token_hash") " LIMIT 1",
+    " FROM (" AUTH_SESSION_USER_SELECT ") s JOIN users u ON u.id = s.user_id",
     1,
 };
 

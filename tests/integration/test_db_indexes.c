@@ -206,8 +206,7 @@ Test(db_indexes, hot_queries_use_the_intended_indexes, .init = init, .fini = fin
              " WHERE s.token_hash = decode('%s', 'hex') AND s.expires_at > now()", some_hash);
     snprintf(args, sizeof args, "'%s'", some_hash);
     check_both("session lookup",
-               "SELECT u.id FROM sessions s JOIN users u ON u.id = s.user_id"
-               " WHERE s.token_hash = " AUTH_TOKEN_HASH_PARAM " AND s.expires_at > now()",
+               "SELECT u.id FROM (" AUTH_SESSION_USER_SELECT ") s JOIN users u ON u.id = s.user_id",
                args, lit, "sessions_token_hash_key", false);
 
     check_plan("session GC batch",

@@ -39,10 +39,10 @@ static struct db_pool *pool;
 
 static const struct db_statement TWO_SELECT = {
     "bench_two_select",
-    "SELECT s.user_id, p.id, coalesce(d.mutable, true) AND coalesce(p.mutable, true) FROM sessions s"
+    "SELECT s.user_id, p.id, coalesce(d.mutable, true) AND coalesce(p.mutable, true)"
+    " FROM (" AUTH_SESSION_USER_SELECT ") s"
     " LEFT JOIN preferences p ON p.user_id = s.user_id AND p.key = $2"
-    " LEFT JOIN preference_defaults d ON d.key = $2"
-    " WHERE s.token_hash = " AUTH_TOKEN_HASH_PARAM " AND s.expires_at > now()",
+    " LEFT JOIN preference_defaults d ON d.key = $2",
     2,
 };
 static const struct db_statement TWO_UPDATE = {
@@ -106,7 +106,7 @@ static int put_two_statements(struct http_exchange *ex, const char *hash, const 
 
 static const struct db_statement TXN_SESSION = {
     "bench_txn_session",
-    "SELECT user_id FROM sessions WHERE token_hash = " AUTH_TOKEN_HASH_PARAM " AND expires_at > now()",
+    AUTH_SESSION_USER_SELECT,
     1,
 };
 /* The row, locked if it exists, and whether the default or the row forbids changes. */
