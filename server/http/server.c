@@ -37,8 +37,9 @@ static int build_modules(struct tessera_server *srv)
     if (!srv->images)
         return -1;
     if (cfg->database.url[0]) {
-        /* A changed or failing migration stops the start (migrate.h). */
-        if (cfg->database.migrate_on_start && migrate_on_start(cfg) < 0)
+        /* A changed or failing migration stops the start (migrate.h); with migrate_on_start
+         * off, so does a schema from a newer tessera or a changed file (read-only check). */
+        if (cfg->database.migrate_on_start ? migrate_on_start(cfg) < 0 : migrate_check_on_start(cfg) < 0)
             return -1;
         srv->pool = db_pool_create(cfg);
         if (!srv->pool)
