@@ -190,6 +190,27 @@ int test_run_tessera(const char *const args[], const char *stdin_text, char **ou
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+pid_t test_spawn_tessera(const char *const args[], const char *stderr_path)
+{
+    const char *argv[64] = {tessera_bin()};
+    int argc = 1;
+    for (int i = 0; args && args[i] && argc < 63; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int err = open(stderr_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(err, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
 /* ------------------------------------------------------------------ HTTP client */
 
 struct growing {
@@ -346,15 +367,9 @@ char *test_db_scalar(const char *url, const char *sql)
     return v;
 }
 
-pid_t test_db_freezable_backend(struct db_pool *pool)
+/* Only a local postgres process may be signalled: anything else skips the current test. */
+static void skip_unless_local_postgres(pid_t pid, bool local)
 {
-    static const struct db_statement stmt = {"test_backend", "SELECT pg_backend_pid(), inet_client_addr() IS NULL",
-                                             0};
-    PGresult *res;
-    cr_assert_eq(db_query(pool, &stmt, NULL, &res), DB_OK);
-    pid_t pid = (pid_t)atoi(PQgetvalue(res, 0, 0));
-    bool local = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-    PQclear(res);
     char path[64], comm[32] = "";
     snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
     FILE *f = local ? fopen(path, "r") : NULL;
@@ -365,5 +380,42 @@ pid_t test_db_freezable_backend(struct db_pool *pool)
     }
     if (!local || strncmp(comm, "postgres", 8) != 0)
         cr_skip_test("not a local PostgreSQL reached over a Unix socket: its backend cannot be frozen");
+}
+
+pid_t test_db_freezable_backend(struct db_pool *pool)
+{
+    static const struct db_statement stmt = {"test_backend", "SELECT pg_backend_pid(), inet_client_addr() IS NULL",
+                                             0};
+    PGresult *res;
+    cr_assert_eq(db_query(pool, &stmt, NULL, &res), DB_OK);
+    pid_t pid = (pid_t)atoi(PQgetvalue(res, 0, 0));
+    bool local = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    PQclear(res);
+    skip_unless_local_postgres(pid, local);
     return pid;
+}
+
+pid_t test_db_lock_waiter(const char *url)
+{
+    for (int waited = 0; waited < 10000; waited += 20) {
+        char *pid = test_db_scalar(url, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                                        " AND application_name = 'tessera' AND wait_event_type = 'Lock'"
+                                        " AND client_addr IS NULL");
+        pid_t p = (pid_t)atoi(pid);
+        free(pid);
+        if (p > 0) {
+            skip_unless_local_postgres(p, true);
+            return p;
+        }
+        usleep(20000);
+    }
+    cr_assert_fail("no tessera connection waited on a lock in this database within 10 s");
+    return 0;
+}
+
+double test_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }

@@ -29,6 +29,10 @@ char *test_server_stderr(const struct test_server *ts);
  * Captures stdout and stderr (malloc'd, may be NULL). Returns the exit status, -1 on error. */
 int test_run_tessera(const char *const args[], const char *stdin_text, char **out, char **err);
 
+/* Starts the tessera binary with args (NULL-terminated) in the background: stdin and stdout
+ * on /dev/null, stderr into stderr_path. The caller waits for the pid. */
+pid_t test_spawn_tessera(const char *const args[], const char *stderr_path);
+
 struct http_result {
     long status;
     char *headers;      /* raw header block of the final response */
@@ -59,6 +63,12 @@ struct db_pool;
  * may be signalled: the current test is skipped unless the connection came over a Unix socket
  * and the pid is a postgres process. */
 pid_t test_db_freezable_backend(struct db_pool *pool);
+/* The backend of the tessera connection (application_name 'tessera') waiting on a lock in the
+ * database at url, awaited for up to 10 s; the same skip as test_db_freezable_backend. */
+pid_t test_db_lock_waiter(const char *url);
+
+/* CLOCK_MONOTONIC in milliseconds, for tests that bound how long something took. */
+double test_now_ms(void);
 
 /* The admin URL of the test cluster (TESSERA_TEST_PG_URL), or NULL. */
 const char *test_pg_url(void);

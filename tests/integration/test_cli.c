@@ -123,38 +123,6 @@ Test(cli, sighup_is_logged_and_the_server_keeps_serving)
 
 /* ------------------------------------------------------------------ a database that stops answering */
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-/* The backend of the tessera connection waiting on a lock in this database (skips the test
- * when it is not a local postgres process, which could not be frozen). */
-static pid_t waiting_tessera_backend(const char *url)
-{
-    for (int waited = 0; waited < 10000; waited += 20) {
-        char *pid = test_db_scalar(url, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                                        " AND application_name = 'tessera' AND wait_event_type = 'Lock'"
-                                        " AND client_addr IS NULL");
-        pid_t p = (pid_t)atoi(pid);
-        free(pid);
-        if (p > 0) {
-            char path[64], comm[32] = "";
-            snprintf(path, sizeof path, "/proc/%d/comm", (int)p);
-            FILE *f = fopen(path, "r");
-            if (!f || !fgets(comm, sizeof comm, f) || strncmp(comm, "postgres", 8) != 0)
-                cr_skip_test("not a local PostgreSQL backend: it cannot be frozen");
-            fclose(f);
-            return p;
-        }
-        usleep(20000);
-    }
-    cr_assert_fail("the command never waited on the lock");
-    return 0;
-}
-
 /* `tessera user add` / `session new` in a deploy script against a database host that stops
  * answering (a backend frozen with SIGSTOP stands in for it) waited for as long as TCP
  * would; they must give up after statement_timeout + connect_timeout, exit 1 and say why. */
@@ -177,28 +145,18 @@ Test(cli, session_new_gives_up_on_a_frozen_database, .timeout = 60)
     snprintf(err_path, sizeof err_path, "%s/stderr", dir);
     setenv("TESSERA_DATABASE_STATEMENT_TIMEOUT", "2s", 1);
     setenv("TESSERA_DATABASE_CONNECT_TIMEOUT", "1s", 1);
-    const char *bin = getenv("TESSERA_BIN") ? getenv("TESSERA_BIN") : "build/tessera";
-    double t0 = now_ms();
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(fd, 2);
-        execl(bin, bin, "session", "new", "f@example.com", "--config", "/dev/null", (char *)NULL);
-        _exit(127);
-    }
+    double t0 = test_now_ms();
+    pid_t pid = test_spawn_tessera((const char *[]){"session", "new", "f@example.com", "--config", "/dev/null", NULL},
+                                   err_path);
     unsetenv("TESSERA_DATABASE_STATEMENT_TIMEOUT");
     unsetenv("TESSERA_DATABASE_CONNECT_TIMEOUT");
     unsetenv("TESSERA_DATABASE_URL");
-    pid_t backend = waiting_tessera_backend(url);
+    pid_t backend = test_db_lock_waiter(url);
     cr_assert_eq(kill(backend, SIGSTOP), 0);
-    double t_frozen = now_ms();
+    double t_frozen = test_now_ms();
     PQclear(PQexec(holder, "ROLLBACK"));
     int status = -1;
-    while (now_ms() - t0 < 15000) {
+    while (test_now_ms() - t0 < 15000) {
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -206,7 +164,7 @@ Test(cli, session_new_gives_up_on_a_frozen_database, .timeout = 60)
         }
         usleep(20000);
     }
-    double took = now_ms() - t_frozen;
+    double took = test_now_ms() - t_frozen;
     if (status == -1) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);

@@ -733,6 +733,22 @@ Test(pool, server_recovers_after_postgresql_restart, .timeout = 120)
 
 /* ------------------------------------------------------------------ busy, end to end */
 
+/* A fresh, migrated database with one user and a session: its URL, and the token (malloc'd). */
+static char *db_with_a_session(const char *email, char **token)
+{
+    char *url = test_db_create();
+    cr_assert(url);
+    setenv("TESSERA_DATABASE_URL", url, 1);
+    cr_assert_eq(test_run_tessera((const char *[]){"migrate", "--config", "/dev/null", NULL}, NULL, NULL, NULL), 0);
+    cr_assert_eq(test_run_tessera((const char *[]){"user", "add", email, "--config", "/dev/null", NULL},
+                                  "a test password\n", NULL, NULL), 0);
+    cr_assert_eq(test_run_tessera((const char *[]){"session", "new", email, "--config", "/dev/null", NULL}, NULL,
+                                  token, NULL), 0);
+    unsetenv("TESSERA_DATABASE_URL");
+    (*token)[strcspn(*token, "\n")] = '\0';
+    return url;
+}
+
 struct one_request {
     const char *url, *auth;
     long status;
@@ -751,17 +767,8 @@ static void *one_request_main(void *arg)
  * waits acquire_timeout and gets 503 db_busy with Retry-After. */
 Test(pool, http_request_gets_503_db_busy_after_acquire_timeout, .timeout = 60)
 {
-    char *url = test_db_create();
-    cr_assert(url);
-    setenv("TESSERA_DATABASE_URL", url, 1);
     char *token = NULL;
-    cr_assert_eq(test_run_tessera((const char *[]){"migrate", "--config", "/dev/null", NULL}, NULL, NULL, NULL), 0);
-    cr_assert_eq(test_run_tessera((const char *[]){"user", "add", "b@example.com", "--config", "/dev/null", NULL},
-                                  "busy password\n", NULL, NULL), 0);
-    cr_assert_eq(test_run_tessera((const char *[]){"session", "new", "b@example.com", "--config", "/dev/null", NULL},
-                                  NULL, &token, NULL), 0);
-    unsetenv("TESSERA_DATABASE_URL");
-    token[strcspn(token, "\n")] = '\0';
+    char *url = db_with_a_session("b@example.com", &token);
     char ini[800];
     snprintf(ini, sizeof ini, "[database]\nurl = %s\npool_max = 1\nacquire_timeout = 300ms\n", url);
     struct test_server ts;
@@ -831,17 +838,8 @@ static void *burst_main(void *arg)
  * a 500 or a hang; the pool never opens a second connection. */
 Test(pool, pool_max_1_serves_many_concurrent_requests, .timeout = 120)
 {
-    char *url = test_db_create();
-    cr_assert(url);
-    setenv("TESSERA_DATABASE_URL", url, 1);
     char *token = NULL;
-    cr_assert_eq(test_run_tessera((const char *[]){"migrate", "--config", "/dev/null", NULL}, NULL, NULL, NULL), 0);
-    cr_assert_eq(test_run_tessera((const char *[]){"user", "add", "m@example.com", "--config", "/dev/null", NULL},
-                                  "many password\n", NULL, NULL), 0);
-    cr_assert_eq(test_run_tessera((const char *[]){"session", "new", "m@example.com", "--config", "/dev/null", NULL},
-                                  NULL, &token, NULL), 0);
-    unsetenv("TESSERA_DATABASE_URL");
-    token[strcspn(token, "\n")] = '\0';
+    char *url = db_with_a_session("m@example.com", &token);
     char ini[800];
     snprintf(ini, sizeof ini, "[database]\nurl = %s\n[log]\naccess = off\n", url);
     setenv("DB_POOL_MAX", "1", 1);

@@ -157,15 +157,29 @@ static void copy_embedded_set(const char *dir, size_t count)
     }
 }
 
+/* A scratch migrations directory (dir: a mkdtemp template) holding the first count shipped
+ * files and one more, name, of the given text. */
+static void scratch_set(char *dir, size_t count, const char *name, const char *text)
+{
+    cr_assert(mkdtemp(dir));
+    copy_embedded_set(dir, count);
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    write_text(path, text);
+}
+
+static void scratch_remove(const char *dir)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
 Test(migrate, failing_file_is_rolled_back_and_named)
 {
     char *url = test_db_create();
     char dir[] = "/tmp/tessera-h4-mig-XXXXXX";
-    cr_assert(mkdtemp(dir));
-    copy_embedded_set(dir, 5);
-    char path[300];
-    snprintf(path, sizeof path, "%s/0006_broken.sql", dir);
-    write_text(path, "CREATE TABLE half_done (x int);\nINSERT INTO half_done VALUES (1 / 0);\n");
+    scratch_set(dir, 5, "0006_broken.sql", "CREATE TABLE half_done (x int);\nINSERT INTO half_done VALUES (1 / 0);\n");
     char *out = NULL, *err = NULL;
     cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 1);
     cr_assert(strstr(err, "0006_broken.sql"), "%s", err);
@@ -181,6 +195,8 @@ Test(migrate, failing_file_is_rolled_back_and_named)
     free(rec);
 
     /* Fixed, it applies; a no-transaction file runs CREATE INDEX CONCURRENTLY statement by statement. */
+    char path[300];
+    snprintf(path, sizeof path, "%s/0006_broken.sql", dir);
     write_text(path, "CREATE TABLE half_done (x int);\n");
     snprintf(path, sizeof path, "%s/0007_concurrent.sql", dir);
     write_text(path, "-- tessera:no-transaction\n"
@@ -194,9 +210,7 @@ Test(migrate, failing_file_is_rolled_back_and_named)
     char *idx = test_db_scalar(url, "SELECT count(*) FROM pg_indexes WHERE indexname IN ('half_done_x_idx', 'users_name_idx')");
     cr_assert_str_eq(idx, "2");
     free(idx);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
     free(url);
 }
 
@@ -222,9 +236,7 @@ Test(migrate, preference_duplicates_resolved_newest_wins)
     char *v = test_db_scalar(url, "SELECT string_agg(value::text, ',') FROM preferences");
     cr_assert_str_eq(v, "\"dark\"", "one row left, the newest");
     free(v);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
     free(url);
 }
 
@@ -234,11 +246,7 @@ Test(migrate, comment_only_file_is_applied_and_recorded)
 {
     char *url = test_db_create();
     char dir[] = "/tmp/tessera-h5-mig-XXXXXX";
-    cr_assert(mkdtemp(dir));
-    copy_embedded_set(dir, 5);
-    char path[300];
-    snprintf(path, sizeof path, "%s/0006_withdrawn.sql", dir);
-    write_text(path, "-- withdrawn before release; the number stays taken\n");
+    scratch_set(dir, 5, "0006_withdrawn.sql", "-- withdrawn before release; the number stays taken\n");
     char *out = NULL, *err = NULL;
     cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "applied 0006_withdrawn.sql"), "%s", out);
@@ -247,9 +255,7 @@ Test(migrate, comment_only_file_is_applied_and_recorded)
     char *rec = test_db_scalar(url, "SELECT count(*) FROM tessera_migrations WHERE name = '0006_withdrawn.sql'");
     cr_assert_str_eq(rec, "1");
     free(rec);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
     free(url);
 }
 
@@ -305,13 +311,6 @@ struct serve_run {
     char dir[64];
 };
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -333,17 +332,7 @@ static void serve_spawn(struct serve_run *r, const char *ini_text)
     snprintf(ini, sizeof ini, "%s/test.ini", r->dir);
     snprintf(err, sizeof err, "%s/stderr", r->dir);
     write_text(ini, ini_text);
-    const char *bin = getenv("TESSERA_BIN") ? getenv("TESSERA_BIN") : "build/tessera";
-    r->pid = fork();
-    cr_assert(r->pid >= 0);
-    if (r->pid == 0) {
-        int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(fd, 2);
-        execl(bin, bin, "serve", "--config", ini, "--listen", "127.0.0.1:0", (char *)NULL);
-        _exit(127);
-    }
+    r->pid = test_spawn_tessera((const char *[]){"serve", "--config", ini, "--listen", "127.0.0.1:0", NULL}, err);
 }
 
 static void serve_wait(struct serve_run *r, double started_ms, double limit_ms)
@@ -355,14 +344,14 @@ static void serve_wait(struct serve_run *r, double started_ms, double limit_ms)
             r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
             break;
         }
-        if (now_ms() - started_ms > limit_ms) {
+        if (test_now_ms() - started_ms > limit_ms) {
             kill(r->pid, SIGKILL);
             waitpid(r->pid, NULL, 0);
             break;
         }
         usleep(20000);
     }
-    r->took_ms = now_ms() - started_ms;
+    r->took_ms = test_now_ms() - started_ms;
     char path[128];
     snprintf(path, sizeof path, "%s/stderr", r->dir);
     r->err = slurp(path);
@@ -392,7 +381,7 @@ Test(migrate, serve_gives_up_on_a_migration_lock_held_for_ever, .timeout = 60)
     snprintf(ini, sizeof ini, "[database]\nurl = %s\nstatement_timeout = 1s\nconnect_timeout = 1s\n", url);
     unsetenv("TESSERA_DATABASE_URL");
     struct serve_run r;
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     serve_spawn(&r, ini);
     serve_wait(&r, t0, 20000);
     PQfinish(holder);
@@ -401,31 +390,6 @@ Test(migrate, serve_gives_up_on_a_migration_lock_held_for_ever, .timeout = 60)
     cr_assert(strstr(r.err, "migration lock"), "the log says what it waited for: %s", r.err);
     free(r.err);
     free(url);
-}
-
-/* The backend of the tessera connection waiting on a lock in this database; skips the test
- * when it cannot be frozen (not a local postgres process). */
-static pid_t waiting_tessera_backend(const char *url)
-{
-    for (int waited = 0; waited < 10000; waited += 20) {
-        char *pid = test_db_scalar(url, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                                        " AND application_name = 'tessera' AND wait_event_type = 'Lock'"
-                                        " AND client_addr IS NULL");
-        pid_t p = (pid_t)atoi(pid);
-        free(pid);
-        if (p > 0) {
-            char path[64], comm[32] = "";
-            snprintf(path, sizeof path, "/proc/%d/comm", (int)p);
-            FILE *f = fopen(path, "r");
-            if (!f || !fgets(comm, sizeof comm, f) || strncmp(comm, "postgres", 8) != 0)
-                cr_skip_test("not a local PostgreSQL backend: it cannot be frozen");
-            fclose(f);
-            return p;
-        }
-        usleep(20000);
-    }
-    cr_assert_fail("serve never waited for the migration lock");
-    return 0;
 }
 
 /* A database host that stops answering in the middle of start-up (a backend frozen with
@@ -439,12 +403,12 @@ Test(migrate, serve_gives_up_on_a_frozen_database_at_start, .timeout = 60)
     snprintf(ini, sizeof ini, "[database]\nurl = %s\nstatement_timeout = 1s\nconnect_timeout = 1s\n", url);
     unsetenv("TESSERA_DATABASE_URL");
     struct serve_run r;
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     serve_spawn(&r, ini);
-    pid_t backend = waiting_tessera_backend(url);
+    pid_t backend = test_db_lock_waiter(url);
     cr_assert_eq(kill(backend, SIGSTOP), 0);
     PQfinish(holder); /* the lock is free now, but the frozen backend cannot say so */
-    double t_frozen = now_ms();
+    double t_frozen = test_now_ms();
     serve_wait(&r, t0, 20000);
     kill(backend, SIGCONT);
     cr_assert_eq(r.status, 1, "serve must exit 1, got %d after %.0f ms; stderr: %s", r.status, r.took_ms, r.err);
@@ -479,7 +443,7 @@ Test(migrate, database_newer_than_the_binary_is_refused)
     snprintf(ini, sizeof ini, "[database]\nurl = %s\n", url);
     unsetenv("TESSERA_DATABASE_URL");
     struct serve_run r;
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     serve_spawn(&r, ini);
     serve_wait(&r, t0, 15000);
     cr_assert_eq(r.status, 1, "serve must refuse to start: %d, %s", r.status, r.err);
@@ -626,11 +590,7 @@ Test(migrate, no_transaction_file_through_a_pooler_is_refused_clearly, .timeout 
     char *url = test_db_create();
     bouncer_start(&bnc, url, 2);
     char dir[] = "/tmp/tessera-h3-mig-XXXXXX";
-    cr_assert(mkdtemp(dir));
-    copy_embedded_set(dir, 5);
-    char path[300];
-    snprintf(path, sizeof path, "%s/0006_concurrent.sql", dir);
-    write_text(path, "-- tessera:no-transaction\nCREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n");
+    scratch_set(dir, 5, "0006_concurrent.sql", "-- tessera:no-transaction\nCREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n");
     setenv("TESSERA_DATABASE_PREPARED_STATEMENTS", "off", 1);
     char *out = NULL, *err = NULL;
     cr_assert_eq(migrate(bnc.url, (const char *[]){"--dir", dir, NULL}, &out, &err), 1, "%s", out);
@@ -648,9 +608,7 @@ Test(migrate, no_transaction_file_through_a_pooler_is_refused_clearly, .timeout 
     cr_assert(strstr(out, "applied 0006_concurrent.sql"), "%s", out);
     free(out);
     free(err);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
     free(url);
 }
 
@@ -661,11 +619,7 @@ Test(migrate, half_applied_no_transaction_file_is_not_recorded_over_an_invalid_i
 {
     char *url = test_db_create();
     char dir[] = "/tmp/tessera-h3-inv-XXXXXX";
-    cr_assert(mkdtemp(dir));
-    copy_embedded_set(dir, 5);
-    char path[300];
-    snprintf(path, sizeof path, "%s/0006_concurrent.sql", dir);
-    write_text(path, "-- tessera:no-transaction\n"
+    scratch_set(dir, 5, "0006_concurrent.sql", "-- tessera:no-transaction\n"
                      "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_name_idx ON users (name);\n"
                      "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS users_lower_name_idx ON users (lower(name));\n");
     char *out = NULL, *err = NULL;
@@ -697,9 +651,7 @@ Test(migrate, half_applied_no_transaction_file_is_not_recorded_over_an_invalid_i
     free(recorded);
     free(out);
     free(err);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
     free(url);
 }
 
@@ -710,11 +662,7 @@ Test(migrate, file_with_its_own_begin_commit_is_refused_before_it_runs)
 {
     char *url = test_db_create();
     char dir[] = "/tmp/tessera-h3-txn-XXXXXX";
-    cr_assert(mkdtemp(dir));
-    copy_embedded_set(dir, 5);
-    char path[300];
-    snprintf(path, sizeof path, "%s/0006_wrapped.sql", dir);
-    write_text(path, "-- wrapped by habit\nBEGIN;\nCREATE TABLE wrapped (x int);\nCOMMIT;\n");
+    scratch_set(dir, 5, "0006_wrapped.sql", "-- wrapped by habit\nBEGIN;\nCREATE TABLE wrapped (x int);\nCOMMIT;\n");
     char *out = NULL, *err = NULL;
     cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 1, "%s", out);
     cr_assert(strstr(err, "0006_wrapped.sql"), "%s", err);
@@ -725,14 +673,14 @@ Test(migrate, file_with_its_own_begin_commit_is_refused_before_it_runs)
     cr_assert_str_eq(gone, "t", "nothing of the file ran");
     free(gone);
     /* Without them it applies, once. */
+    char path[300];
+    snprintf(path, sizeof path, "%s/0006_wrapped.sql", dir);
     write_text(path, "-- wrapped by habit\nCREATE TABLE wrapped (x int);\n");
     cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "applied 0006_wrapped.sql"), "%s", out);
     free(out);
     free(err);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
     free(url);
 }
 
@@ -743,22 +691,11 @@ static int migrate_bounded(const char *url, const char *dir, double limit_ms, ch
     cr_assert(mkdtemp(tmp));
     char err_path[64];
     snprintf(err_path, sizeof err_path, "%s/stderr", tmp);
-    const char *bin = getenv("TESSERA_BIN") ? getenv("TESSERA_BIN") : "build/tessera";
     setenv("TESSERA_DATABASE_URL", url, 1);
-    double t0 = now_ms();
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(fd, 2);
-        execl(bin, bin, "migrate", "--config", "/dev/null", "--dir", dir, (char *)NULL);
-        _exit(127);
-    }
+    double t0 = test_now_ms();
+    pid_t pid = test_spawn_tessera((const char *[]){"migrate", "--config", "/dev/null", "--dir", dir, NULL}, err_path);
     int status = -1;
-    while (now_ms() - t0 < limit_ms) {
+    while (test_now_ms() - t0 < limit_ms) {
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -783,11 +720,7 @@ Test(migrate, copy_from_stdin_fails_at_once_instead_of_spinning, .timeout = 60)
 {
     char *url = test_db_create();
     char dir[] = "/tmp/tessera-h3-copy-XXXXXX";
-    cr_assert(mkdtemp(dir));
-    copy_embedded_set(dir, 5);
-    char path[300];
-    snprintf(path, sizeof path, "%s/0006_data.sql", dir);
-    write_text(path, "CREATE TABLE pasted (x int);\nCOPY pasted (x) FROM stdin;\n");
+    scratch_set(dir, 5, "0006_data.sql", "CREATE TABLE pasted (x int);\nCOPY pasted (x) FROM stdin;\n");
     char *err = NULL;
     int rc = migrate_bounded(url, dir, 10000, &err);
     cr_assert_eq(rc, 1, "migrate must fail at once, got %d; stderr: %s", rc, err);
@@ -796,9 +729,7 @@ Test(migrate, copy_from_stdin_fails_at_once_instead_of_spinning, .timeout = 60)
     char *gone = test_db_scalar(url, "SELECT to_regclass('pasted') IS NULL");
     cr_assert_str_eq(gone, "t", "nothing of the file remains");
     free(gone);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
     free(url);
 }
 
