@@ -24,6 +24,16 @@ static const char *tessera_bin(void)
     return bin ? bin : "build/tessera";
 }
 
+/* argv for execv: the binary, then args (NULL-terminated), at most 62 of them. */
+static void tessera_argv(const char *const args[], const char *argv[64])
+{
+    int argc = 0;
+    argv[argc++] = tessera_bin();
+    for (int i = 0; args && args[i] && argc < 63; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+}
+
 const char *test_source_path(const char *relative, char *buf, size_t size)
 {
     const char *top = getenv("TESSERA_SOURCE_DIR");
@@ -160,11 +170,8 @@ int test_run_tessera(const char *const args[], const char *stdin_text, char **ou
     if (stdin_text)
         fputs(stdin_text, f);
     fclose(f);
-    const char *argv[64] = {tessera_bin()};
-    int argc = 1;
-    for (int i = 0; args && args[i] && argc < 63; i++)
-        argv[argc++] = args[i];
-    argv[argc] = NULL;
+    const char *argv[64];
+    tessera_argv(args, argv);
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -192,11 +199,8 @@ int test_run_tessera(const char *const args[], const char *stdin_text, char **ou
 
 pid_t test_spawn_tessera(const char *const args[], const char *stderr_path)
 {
-    const char *argv[64] = {tessera_bin()};
-    int argc = 1;
-    for (int i = 0; args && args[i] && argc < 63; i++)
-        argv[argc++] = args[i];
-    argv[argc] = NULL;
+    const char *argv[64];
+    tessera_argv(args, argv);
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
