@@ -15,8 +15,7 @@ struct api_fixture {
     bool via_bouncer;
     char *db_url;               /* the test database, direct */
     char served_url[512];       /* what tessera connects to */
-    pid_t bouncer_pid;
-    char bouncer_dir[128];
+    struct test_bouncer bouncer; /* when via_bouncer */
     struct test_server srv;
     PGconn *pg;                 /* direct connection for seeding and checks */
 };

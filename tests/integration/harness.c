@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,4 +423,76 @@ double test_now_ms(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* ------------------------------------------------------------------ PgBouncer */
+
+static void write_whole(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+void test_bouncer_start(struct test_bouncer *b, const char *db_url, const char *extra_ini)
+{
+    if (access("/usr/sbin/pgbouncer", X_OK) != 0)
+        cr_skip_test("pgbouncer is not installed");
+    char name[128], sock[256];
+    cr_assert_eq(sscanf(db_url, "postgresql:///%127[^?]?host=%255[^&]", name, sock), 2, "%s", db_url);
+    memset(b, 0, sizeof *b);
+    snprintf(b->dir, sizeof b->dir, "/tmp/tessera-bnc-XXXXXX");
+    cr_assert(mkdtemp(b->dir));
+    char path[256], ini[2048];
+    snprintf(path, sizeof path, "%s/users.txt", b->dir);
+    write_whole(path, "\"tessera\" \"\"\n");
+    snprintf(ini, sizeof ini,
+             "[databases]\n* = host=%s user=tessera\n"
+             "[pgbouncer]\nlisten_addr =\nlisten_port = 6432\nunix_socket_dir = %s\n"
+             "auth_type = trust\nauth_file = %s/users.txt\npool_mode = transaction\n"
+             "logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n%s",
+             sock, b->dir, b->dir, b->dir, b->dir, extra_ini ? extra_ini : "");
+    snprintf(path, sizeof path, "%s/pgbouncer.ini", b->dir);
+    write_whole(path, ini);
+    struct passwd *pw = getuid() == 0 ? getpwnam("postgres") : NULL;
+    if (pw) {
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "chown -R postgres:postgres '%s'", b->dir);
+        cr_assert_eq(system(cmd), 0);
+    }
+    b->pid = fork();
+    cr_assert(b->pid >= 0);
+    if (b->pid == 0) {
+        if (pw && (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0))
+            _exit(126);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        execl("/usr/sbin/pgbouncer", "pgbouncer", "-q", path, (char *)NULL);
+        _exit(127);
+    }
+    char socket_path[128];
+    snprintf(socket_path, sizeof socket_path, "%s/.s.PGSQL.6432", b->dir);
+    struct stat st;
+    for (int waited = 0; stat(socket_path, &st) != 0; waited += 10) {
+        cr_assert(waited < 10000, "pgbouncer did not open %s", socket_path);
+        cr_assert_eq(waitpid(b->pid, NULL, WNOHANG), 0, "pgbouncer exited at start (%s/pgbouncer.log)", b->dir);
+        usleep(10000);
+    }
+    snprintf(b->url, sizeof b->url, "postgresql:///%s?host=%s&port=6432&user=tessera", name, b->dir);
+}
+
+void test_bouncer_stop(struct test_bouncer *b)
+{
+    if (b->pid > 0) {
+        kill(b->pid, SIGTERM);
+        waitpid(b->pid, NULL, 0);
+        b->pid = 0;
+    }
+    if (b->dir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->dir);
+        if (system(cmd) != 0) { /* a leftover temp dir is not a failure */ }
+        b->dir[0] = '\0';
+    }
 }

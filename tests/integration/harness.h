@@ -70,6 +70,19 @@ pid_t test_db_lock_waiter(const char *url);
 /* CLOCK_MONOTONIC in milliseconds, for tests that bound how long something took. */
 double test_now_ms(void);
 
+/* Debian's PgBouncer in transaction mode in front of the database at db_url (a
+ * postgresql:///NAME?host=SOCKET URL), on a Unix socket in a temp directory of its own; as
+ * root it runs as postgres (it refuses root). extra_ini: more lines for its [pgbouncer]
+ * section (pool sizes, ignore_startup_parameters, server_login_retry), may be NULL. Skips the
+ * test when pgbouncer is not installed. url is the same database through it. */
+struct test_bouncer {
+    pid_t pid;
+    char dir[64];
+    char url[512];
+};
+void test_bouncer_start(struct test_bouncer *b, const char *db_url, const char *extra_ini);
+void test_bouncer_stop(struct test_bouncer *b);
+
 /* The admin URL of the test cluster (TESSERA_TEST_PG_URL), or NULL. */
 const char *test_pg_url(void);
 #endif

@@ -2,91 +2,12 @@
 #include "api_fixture.h"
 
 #include <criterion/criterion.h>
-#include <fcntl.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 static struct api_fixture current; /* one per test process: Criterion forks each test */
-
-static void url_part(const char *url, const char *start, const char *stop, char *out, size_t size)
-{
-    const char *a = strstr(url, start);
-    cr_assert(a, "no %s in %s", start, url);
-    a += strlen(start);
-    size_t n = strcspn(a, stop);
-    cr_assert(n < size);
-    memcpy(out, a, n);
-    out[n] = '\0';
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* PgBouncer refuses to run as root; the test cluster's socket belongs to postgres anyway. */
-static void bouncer_start(struct api_fixture *f, const char *pg_socket, const char *dbname)
-{
-    snprintf(f->bouncer_dir, sizeof f->bouncer_dir, "/tmp/tessera-bnc-XXXXXX");
-    cr_assert(mkdtemp(f->bouncer_dir));
-    char path[256], ini[2048];
-    snprintf(path, sizeof path, "%s/users.txt", f->bouncer_dir);
-    write_text(path, "\"tessera\" \"\"\n");
-    snprintf(ini, sizeof ini,
-             "[databases]\n* = host=%s user=tessera\n"
-             "[pgbouncer]\nlisten_addr =\nlisten_port = 6432\nunix_socket_dir = %s\n"
-             "auth_type = trust\nauth_file = %s/users.txt\npool_mode = transaction\n"
-             "max_client_conn = 500\ndefault_pool_size = 20\n"
-             "ignore_startup_parameters = extra_float_digits,options\n"
-             "logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n",
-             pg_socket, f->bouncer_dir, f->bouncer_dir, f->bouncer_dir, f->bouncer_dir);
-    snprintf(path, sizeof path, "%s/pgbouncer.ini", f->bouncer_dir);
-    write_text(path, ini);
-    struct passwd *pw = getuid() == 0 ? getpwnam("postgres") : NULL;
-    if (pw) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "chown -R postgres:postgres '%s'", f->bouncer_dir);
-        cr_assert_eq(system(cmd), 0);
-    }
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        if (pw && (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0))
-            _exit(126);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        execl("/usr/sbin/pgbouncer", "pgbouncer", "-q", path, (char *)NULL);
-        execlp("pgbouncer", "pgbouncer", "-q", path, (char *)NULL);
-        _exit(127);
-    }
-    f->bouncer_pid = pid;
-    char sock[256];
-    snprintf(sock, sizeof sock, "%s/.s.PGSQL.6432", f->bouncer_dir);
-    struct stat st;
-    for (int waited = 0; stat(sock, &st) != 0; waited += 10) {
-        cr_assert(waited < 10000, "pgbouncer did not open %s", sock);
-        cr_assert_eq(waitpid(pid, NULL, WNOHANG), 0, "pgbouncer exited at start");
-        sleep_ms(10);
-    }
-    snprintf(f->served_url, sizeof f->served_url, "postgresql:///%s?host=%s&port=6432&user=tessera", dbname,
-             f->bouncer_dir);
-}
 
 void api_fixture_start(struct api_fixture *f, bool via_bouncer, const char *extra_ini)
 {
@@ -96,10 +17,10 @@ void api_fixture_start(struct api_fixture *f, bool via_bouncer, const char *extr
     cr_assert(f->db_url, "TESSERA_TEST_PG_URL must name the test cluster");
     snprintf(f->served_url, sizeof f->served_url, "%s", f->db_url);
     if (via_bouncer) {
-        char socket_dir[256], dbname[64];
-        url_part(f->db_url, "host=", "&", socket_dir, sizeof socket_dir);
-        url_part(f->db_url, ":///", "?", dbname, sizeof dbname);
-        bouncer_start(f, socket_dir, dbname);
+        test_bouncer_start(&f->bouncer, f->db_url,
+                           "max_client_conn = 500\ndefault_pool_size = 20\n"
+                           "ignore_startup_parameters = extra_float_digits,options\n");
+        snprintf(f->served_url, sizeof f->served_url, "%s", f->bouncer.url);
     }
     f->pg = PQconnectdb(f->db_url);
     cr_assert_eq(PQstatus(f->pg), CONNECTION_OK, "%s", PQerrorMessage(f->pg));
@@ -121,17 +42,7 @@ void api_fixture_stop(struct api_fixture *f)
     if (f->pg)
         PQfinish(f->pg);
     f->pg = NULL;
-    if (f->bouncer_pid > 0) {
-        kill(f->bouncer_pid, SIGTERM);
-        waitpid(f->bouncer_pid, NULL, 0);
-        f->bouncer_pid = 0;
-    }
-    if (f->bouncer_dir[0]) {
-        char cmd[200];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->bouncer_dir);
-        if (system(cmd) != 0) { /* a leftover temp dir is not a failure */ }
-        f->bouncer_dir[0] = '\0';
-    }
+    test_bouncer_stop(&f->bouncer);
     free(f->db_url);
     f->db_url = NULL;
 }

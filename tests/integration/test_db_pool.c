@@ -540,17 +540,6 @@ Test(pool, recovers_after_postgresql_restart_without_leaks, .timeout = 120)
 
 /* ------------------------------------------------------------------ PgBouncer */
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 struct query_loop {
     struct db_pool *pool;
     int ok, failed;
@@ -573,41 +562,12 @@ static void *query_loop_main(void *arg)
  * (no named statements, no startup options, which 1.18 refuses). */
 Test(pool, works_through_pgbouncer_transaction_mode, .timeout = 60)
 {
-    if (access("/usr/sbin/pgbouncer", X_OK) != 0)
-        cr_skip_test("pgbouncer is not installed");
     char *url = test_db_create();
     cr_assert(url);
-    /* The harness URL is postgresql:///NAME?host=SOCKET&user=tessera */
-    char name[128], sock[256];
-    cr_assert_eq(sscanf(url, "postgresql:///%127[^?]?host=%255[^&]", name, sock), 2, "%s", url);
-    char dir[] = "/tmp/tessera-h4-pgb-XXXXXX";
-    cr_assert(mkdtemp(dir));
-    chmod(dir, 0777); /* pgbouncer refuses root, so as root it runs as postgres */
-    int port = free_port();
-    char path[300], text[1500];
-    snprintf(path, sizeof path, "%s/users.txt", dir);
-    FILE *f = fopen(path, "w");
-    fputs("\"tessera\" \"\"\n", f);
-    fclose(f);
-    snprintf(text, sizeof text,
-             "[databases]\n%s = host=%s dbname=%s user=tessera\n"
-             "[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = %d\nunix_socket_dir =\n"
-             "auth_type = trust\nauth_file = %s/users.txt\npool_mode = transaction\n"
-             "logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n",
-             name, sock, name, port, dir, dir, dir);
-    snprintf(path, sizeof path, "%s/pgbouncer.ini", dir);
-    f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-    char cmd[800];
-    snprintf(cmd, sizeof cmd, "%s pgbouncer -d %s", getuid() == 0 ? "runuser -u postgres --" : "", path);
-    cr_assert_eq(system(cmd), 0, "pgbouncer start");
-    usleep(300000);
-
-    char pgb_url[300];
-    snprintf(pgb_url, sizeof pgb_url, "postgresql://tessera@127.0.0.1:%d/%s?sslmode=disable", port, name);
+    struct test_bouncer bnc;
+    test_bouncer_start(&bnc, url, NULL);
     struct config cfg;
-    pool_config(&cfg, pgb_url, (const char *[]){"prepared_statements", "off", "pool_max", "4", NULL});
+    pool_config(&cfg, bnc.url, (const char *[]){"prepared_statements", "off", "pool_max", "4", NULL});
     struct db_pool *pool = db_pool_create(&cfg);
     struct query_loop q[4];
     pthread_t t[4];
@@ -624,8 +584,7 @@ Test(pool, works_through_pgbouncer_transaction_mode, .timeout = 60)
     unsigned long long sent = db_pool_statements_sent(pool);
     db_pool_free(pool);
     config_free(&cfg);
-    snprintf(cmd, sizeof cmd, "kill $(cat %s/pgbouncer.pid); sleep 0.2; rm -rf %s", dir, dir);
-    system(cmd);
+    test_bouncer_stop(&bnc);
     free(url);
     cr_assert_eq(failed, 0, "%d of 200 failed through PgBouncer", failed);
     cr_assert_eq(ok, 200);
@@ -892,35 +851,10 @@ Test(pool, recovers_after_postgresql_restart_behind_pgbouncer, .timeout = 120)
     cr_assert(mkdtemp(pgdir));
     char url[512];
     cr_assert_eq(pg_sh(pgdir, "start", url, sizeof url), 0, "private cluster start");
-    char sock[256];
-    cr_assert_eq(sscanf(url, "postgresql:///tessera?host=%255[^&]", sock), 1, "%s", url);
-    char dir[] = "/tmp/tessera-h3-pgbb-XXXXXX";
-    cr_assert(mkdtemp(dir));
-    chmod(dir, 0777);
-    int port = free_port();
-    char path[300], text[1500];
-    snprintf(path, sizeof path, "%s/users.txt", dir);
-    FILE *f = fopen(path, "w");
-    fputs("\"tessera\" \"\"\n", f);
-    fclose(f);
-    snprintf(text, sizeof text,
-             "[databases]\ntessera = host=%s dbname=tessera user=tessera\n"
-             "[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = %d\nunix_socket_dir =\n"
-             "auth_type = trust\nauth_file = %s/users.txt\npool_mode = transaction\nserver_login_retry = 1\n"
-             "logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n",
-             sock, port, dir, dir, dir);
-    snprintf(path, sizeof path, "%s/pgbouncer.ini", dir);
-    f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-    char cmd[800];
-    snprintf(cmd, sizeof cmd, "%s pgbouncer -d %s", getuid() == 0 ? "runuser -u postgres --" : "", path);
-    cr_assert_eq(system(cmd), 0, "pgbouncer start");
-    usleep(300000);
-    char pgb_url[300];
-    snprintf(pgb_url, sizeof pgb_url, "postgresql://tessera@127.0.0.1:%d/tessera?sslmode=disable", port);
+    struct test_bouncer bnc;
+    test_bouncer_start(&bnc, url, "server_login_retry = 1\n");
     struct config cfg;
-    pool_config(&cfg, pgb_url, (const char *[]){"prepared_statements", "off", "pool_max", "8", NULL});
+    pool_config(&cfg, bnc.url, (const char *[]){"prepared_statements", "off", "pool_max", "8", NULL});
     struct db_pool *pool = db_pool_create(&cfg);
     atomic_int phase = 0;
     struct hammer h[6];
@@ -947,8 +881,7 @@ Test(pool, recovers_after_postgresql_restart_behind_pgbouncer, .timeout = 120)
     db_pool_stats(pool, &s);
     db_pool_free(pool);
     config_free(&cfg);
-    snprintf(cmd, sizeof cmd, "kill $(cat %s/pgbouncer.pid); sleep 0.2; rm -rf %s", dir, dir);
-    if (system(cmd) != 0) { /* cleanup only */ }
+    test_bouncer_stop(&bnc);
     pg_sh(pgdir, "destroy", NULL, 0);
     rmdir(pgdir);
     fprintf(stderr, "restart behind PgBouncer: %d failed during, %d ok and %d failed after (discarded %llu)\n",

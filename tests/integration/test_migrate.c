@@ -454,74 +454,10 @@ Test(migrate, database_newer_than_the_binary_is_refused)
 
 /* ------------------------------------------------------------------ through PgBouncer */
 
-struct bouncer {
-    pid_t pid;
-    char dir[64];
-    char url[400];
-};
-
-/* Debian's PgBouncer 1.18 in transaction mode with pool_size server connections, on a Unix
- * socket of its own (as the API suite runs it). */
-static void bouncer_start(struct bouncer *b, const char *db_url, int pool_size)
-{
-    if (access("/usr/sbin/pgbouncer", X_OK) != 0)
-        cr_skip_test("pgbouncer is not installed");
-    char name[128], sock[256];
-    cr_assert_eq(sscanf(db_url, "postgresql:///%127[^?]?host=%255[^&]", name, sock), 2, "%s", db_url);
-    snprintf(b->dir, sizeof b->dir, "/tmp/tessera-h3-bnc-XXXXXX");
-    cr_assert(mkdtemp(b->dir));
-    char path[256], ini[2048];
-    snprintf(path, sizeof path, "%s/users.txt", b->dir);
-    write_text(path, "\"tessera\" \"\"\n");
-    snprintf(ini, sizeof ini,
-             "[databases]\n* = host=%s user=tessera\n"
-             "[pgbouncer]\nlisten_addr =\nlisten_port = 6432\nunix_socket_dir = %s\n"
-             "auth_type = trust\nauth_file = %s/users.txt\npool_mode = transaction\n"
-             "default_pool_size = %d\nmax_client_conn = 100\n"
-             "logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n",
-             sock, b->dir, b->dir, pool_size, b->dir, b->dir);
-    snprintf(path, sizeof path, "%s/pgbouncer.ini", b->dir);
-    write_text(path, ini);
-    struct passwd *pw = getuid() == 0 ? getpwnam("postgres") : NULL;
-    if (pw) {
-        char cmd[200];
-        snprintf(cmd, sizeof cmd, "chown -R postgres:postgres '%s'", b->dir);
-        cr_assert_eq(system(cmd), 0);
-    }
-    b->pid = fork();
-    cr_assert(b->pid >= 0);
-    if (b->pid == 0) {
-        if (pw && (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0))
-            _exit(126);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        execl("/usr/sbin/pgbouncer", "pgbouncer", "-q", path, (char *)NULL);
-        _exit(127);
-    }
-    char s[128];
-    snprintf(s, sizeof s, "%s/.s.PGSQL.6432", b->dir);
-    struct stat st;
-    for (int waited = 0; stat(s, &st) != 0; waited += 10) {
-        cr_assert(waited < 10000, "pgbouncer did not open %s", s);
-        usleep(10000);
-    }
-    snprintf(b->url, sizeof b->url, "postgresql:///%s?host=%s&port=6432&user=tessera", name, b->dir);
-}
-
-static void bouncer_stop(struct bouncer *b)
-{
-    if (b->pid > 0) {
-        kill(b->pid, SIGTERM);
-        waitpid(b->pid, NULL, 0);
-        b->pid = 0;
-    }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->dir);
-    if (system(cmd) != 0) { /* a leftover temp dir is not a failure */ }
-}
-
-static struct bouncer bnc;
-static void stop_bouncer(void) { bouncer_stop(&bnc); }
+/* Debian's PgBouncer 1.18 in transaction mode, as the API suite runs it. */
+static struct test_bouncer bnc;
+static void stop_bouncer(void) { test_bouncer_stop(&bnc); }
+#define BOUNCER_POOL(n) "default_pool_size = " #n "\nmax_client_conn = 100\n"
 
 static char *advisory_locks(const char *url)
 {
@@ -536,7 +472,7 @@ static char *advisory_locks(const char *url)
 Test(migrate, through_pgbouncer_leaves_no_lock_or_setting_behind, .timeout = 60, .fini = stop_bouncer)
 {
     char *url = test_db_create();
-    bouncer_start(&bnc, url, 1);
+    test_bouncer_start(&bnc, url, BOUNCER_POOL(1));
     setenv("TESSERA_DATABASE_PREPARED_STATEMENTS", "off", 1);
     char *out = NULL, *err = NULL;
     cr_assert_eq(migrate(bnc.url, NULL, &out, &err), 0, "%s", err);
@@ -561,7 +497,7 @@ Test(migrate, through_pgbouncer_leaves_no_lock_or_setting_behind, .timeout = 60,
 Test(migrate, two_at_once_through_pgbouncer_apply_each_file_once, .timeout = 60, .fini = stop_bouncer)
 {
     char *url = test_db_create();
-    bouncer_start(&bnc, url, 2);
+    test_bouncer_start(&bnc, url, BOUNCER_POOL(2));
     setenv("TESSERA_DATABASE_URL", bnc.url, 1);
     setenv("TESSERA_DATABASE_PREPARED_STATEMENTS", "off", 1);
     struct run a = {.url = bnc.url}, b = {.url = bnc.url};
@@ -588,7 +524,7 @@ Test(migrate, two_at_once_through_pgbouncer_apply_each_file_once, .timeout = 60,
 Test(migrate, no_transaction_file_through_a_pooler_is_refused_clearly, .timeout = 60, .fini = stop_bouncer)
 {
     char *url = test_db_create();
-    bouncer_start(&bnc, url, 2);
+    test_bouncer_start(&bnc, url, BOUNCER_POOL(2));
     char dir[] = "/tmp/tessera-h3-mig-XXXXXX";
     scratch_set(dir, 5, "0006_concurrent.sql", "-- tessera:no-transaction\nCREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n");
     setenv("TESSERA_DATABASE_PREPARED_STATEMENTS", "off", 1);
@@ -776,7 +712,7 @@ Test(migrate, check_on_start_refuses_a_newer_or_changed_schema_and_warns_on_pend
 Test(migrate, pgbouncer_refusing_options_names_the_setting, .timeout = 60, .fini = stop_bouncer)
 {
     char *url = test_db_create();
-    bouncer_start(&bnc, url, 1);
+    test_bouncer_start(&bnc, url, BOUNCER_POOL(1));
     char *out = NULL, *err = NULL;
     cr_assert_eq(migrate(bnc.url, NULL, &out, &err), 1, "%s", out);
     cr_assert(strstr(err, "unsupported startup parameter"), "%s", err);
