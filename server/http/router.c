@@ -143,14 +143,18 @@ static bool space_before_colon(const struct mg_header *h)
 /* The first byte of the line after the last header CivetWeb parsed: '\r' or '\0' where the
  * head ends. CivetWeb stops at a line starting with SP or HTAB (obs-fold, RFC 9112 5.2) and
  * after MG_MAX_HEADERS lines, and drops every header after that, Content-Length included.
- * A NUL after the line's own NUL is its LF (CRLF) or the head's last LF (bare LF): the request
- * line, parsed the same way, tells which. */
-static char line_after(const struct mg_request_info *req, const struct mg_header *last)
+ * After the last line's NUL comes its LF, also a NUL, then the next line (CRLF), or the next
+ * line at once (bare LF), where the head's final LF is a NUL too. The line before, request
+ * line or header, says which: only a head that mixes the two (RFC 9112 2.2 lets a server
+ * refuse bare LF) can be misread, from the bytes past its end. */
+static char line_after(const struct mg_request_info *req, int n)
 {
+    const struct mg_header *last = &req->http_headers[n - 1];
     const char *end = last->value + strlen(last->value); /* the NUL where its CR or LF was */
     if (end[1] != '\0') return end[1];                   /* a bare LF, then the next line */
-    const char *version_end = req->http_version + strlen(req->http_version);
-    return version_end[1] == '\0' ? end[2] : '\0';
+    const char *before = n > 1 ? req->http_headers[n - 2].value : req->http_version;
+    bool crlf = last->name - (before + strlen(before)) == 2;
+    return crlf ? end[2] : '\0';
 }
 
 static const char *header_value(const struct mg_request_info *req, const char *name)
@@ -190,9 +194,9 @@ static int framing_problem(const struct mg_request_info *req, const char **why)
     if (space_after_start_line(req)) return *why = "whitespace before the first header", 400;
     for (int i = 0; i < req->num_headers; i++)
         if (space_before_colon(&req->http_headers[i])) return *why = "whitespace before a header's colon", 400;
-    char next = req->num_headers > 0 ? line_after(req, &req->http_headers[req->num_headers - 1]) : '\0';
+    char next = req->num_headers > 0 ? line_after(req, req->num_headers) : '\0';
     if (next == ' ' || next == '\t') return *why = "folded header line", 400;
-    if (next != '\0' && next != '\r') return *why = "too many header lines", 431;
+    if (req->num_headers == MG_MAX_HEADERS && next != '\0' && next != '\r') return *why = "too many header lines", 431;
     int lengths = count_header(req, "Content-Length"), codings = count_header(req, "Transfer-Encoding");
     if (lengths > 1 || codings > 1) return *why = "repeated Content-Length or Transfer-Encoding", 400;
     if (lengths && codings) return *why = "both Content-Length and Transfer-Encoding", 400;

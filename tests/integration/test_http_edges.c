@@ -418,3 +418,28 @@ Test(http_edges, http10_keep_alive_is_announced)
     }
     close(fd);
 }
+
+/* The fold and header-count checks read past the last header CivetWeb parsed. In a head whose
+ * request line ends in CRLF and whose header lines end in bare LF, the byte after the last
+ * line's NUL is the head's own end, and the one after it is whatever the worker's buffer held
+ * before: with one worker, the previous request's letters. That was answered 431. */
+static void start_one_worker(void)
+{
+    cr_assert_eq(static_site_create(&site), 0);
+    cr_assert_eq(static_site_start(&site, "[server]\nthreads = 1\n", NULL), 0);
+}
+
+Test(http_edges_one_worker, mixed_line_ends_are_not_read_past_the_head, .init = start_one_worker, .fini = stop)
+{
+    const char *mixed[] = {
+        "GET /robots.txt HTTP/1.1\r\nHost: t\nConnection: close\n\n",
+        "GET /robots.txt HTTP/1.1\r\nHost: t\nX-A: 1\nConnection: close\n\n",
+    };
+    for (size_t i = 0; i < sizeof mixed / sizeof mixed[0]; i++) {
+        char buf[16384];
+        exchange("GET /robots.txt HTTP/1.1\r\nHost: t\r\nX-Filler: abcdefghijklmnopqrstuvwxyzabcdefghijklmnop\r\n"
+                 "X-More-Filler: abcdefghijklmnopqrstuvwxyz\r\nConnection: close\r\n\r\n", buf, sizeof buf);
+        exchange(mixed[i], buf, sizeof buf);
+        cr_expect_eq(strncmp(buf, "HTTP/1.1 200 ", 13), 0, "mixed %zu: %.200s", i, buf);
+    }
+}
