@@ -145,8 +145,9 @@ static bool space_before_colon(const struct mg_header *h)
  * after MG_MAX_HEADERS lines, and drops every header after that, Content-Length included.
  * After the last line's NUL comes its LF, also a NUL, then the next line (CRLF), or the next
  * line at once (bare LF), where the head's final LF is a NUL too. The line before, request
- * line or header, says which: only a head that mixes the two (RFC 9112 2.2 lets a server
- * refuse bare LF) can be misread, from the bytes past its end. */
+ * line or header, says which: only a head whose last line alone ends in bare LF (RFC 9112 2.2
+ * lets a server refuse bare LF) is misread, from the one byte past its end; that byte lies
+ * past CivetWeb's buffer only when such a head fills the buffer exactly. */
 static char line_after(const struct mg_request_info *req, int n)
 {
     const struct mg_header *last = &req->http_headers[n - 1];
