@@ -278,6 +278,17 @@ int router_begin_request(struct mg_connection *conn)
     return ex.status;
 }
 
+/* The visible characters at the start of s, or "-": after a failed parse CivetWeb's strings
+ * may run on over CR and LF to the end of the head, which must not reach the access log. */
+static void copy_token(const char *s, char *out, size_t size)
+{
+    size_t n = 0;
+    while (s && n + 1 < size && s[n] > ' ' && s[n] < 0x7f) n++;
+    memcpy(out, s ? s : "", n);
+    out[n] = '\0';
+    if (n == 0) snprintf(out, size, "-");
+}
+
 /* The path of a request target in origin- or absolute-form, without its query. */
 static void target_path(const char *target, char *out, size_t size)
 {
@@ -286,10 +297,8 @@ static void target_path(const char *target, char *out, size_t size)
         const char *slash = strchr(scheme_end + 3, '/');
         target = slash ? slash : "/";
     }
-    size_t n = strcspn(target, "?");
-    if (n >= size) n = size - 1;
-    memcpy(out, target, n);
-    out[n] = '\0';
+    copy_token(target, out, size);
+    out[strcspn(out, "?")] = '\0';
 }
 
 int router_http_error(struct mg_connection *conn, int status, const char *message)
@@ -298,15 +307,16 @@ int router_http_error(struct mg_connection *conn, int status, const char *messag
      * everything else): a request line or head it cannot parse, a target that is not a path,
      * an HTTP version other than 1.0/1.1. Nothing has been sent; the connection closes after. */
     const struct mg_request_info *req = mg_get_request_info(conn);
-    char path[1024] = "-";
+    char method[32], path[1024] = "-";
+    copy_token(req->request_method, method, sizeof method);
     if (req->request_uri) target_path(req->request_uri, path, sizeof path);
     struct http_exchange ex = {
         .conn = conn,
         .req = req,
         .srv = mg_get_user_data(mg_get_context(conn)),
-        .method = req->request_method ? req->request_method : "-",
+        .method = method,
         .path = path,
-        .head = req->request_method && strcmp(req->request_method, "HEAD") == 0,
+        .head = strcmp(method, "HEAD") == 0,
         .close = true,
     };
     int64_t start = clock_monotonic_us();

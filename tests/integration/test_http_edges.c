@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -442,4 +443,37 @@ Test(http_edges_one_worker, mixed_line_ends_are_not_read_past_the_head, .init = 
         exchange(mixed[i], buf, sizeof buf);
         cr_expect_eq(strncmp(buf, "HTTP/1.1 200 ", 13), 0, "mixed %zu: %.200s", i, buf);
     }
+}
+
+/* A request line CivetWeb could not parse leaves its method unterminated: it runs to the end
+ * of the head, CR and LF included. Logged as it was, "NONSENSE\r\n<anything>" wrote a line of
+ * the client's choosing into the text access log. */
+static void start_with_access_log(void)
+{
+    cr_assert_eq(static_site_create(&site), 0);
+    cr_assert_eq(static_site_start(&site, "[log]\naccess = text\n", NULL), 0);
+}
+
+Test(http_edges_logged, refused_requests_cannot_write_log_lines, .init = start_with_access_log, .fini = stop)
+{
+    char buf[16384];
+    exchange("NONSENSE\r\n2026-01-01T00:00:00.000Z GET /forged 200 1 1us\r\n\r\n", buf, sizeof buf);
+    exchange("GET /a\r\nforged HTTP/1.1\r\nHost: t\r\n\r\n", buf, sizeof buf);
+    /* The log reaches the file when tessera exits. */
+    kill(site.server.pid, SIGTERM);
+    int status = 0;
+    waitpid(site.server.pid, &status, 0);
+    site.server.pid = 0;
+    FILE *f = fopen(site.server.stdout_path, "r");
+    cr_assert(f);
+    char line[4096];
+    int lines = 0;
+    while (fgets(line, sizeof line, f)) {
+        cr_expect(strncmp(line, "tessera ", 8) == 0 || (line[0] == '2' && line[4] == '-' && line[10] == 'T'),
+                  "a line that is no log line: %s", line);
+        cr_expect_null(strstr(line, "/forged 200"), "a forged line: %s", line);
+        lines++;
+    }
+    fclose(f);
+    cr_expect_geq(lines, 3, "the banner and two access lines");
 }
