@@ -62,7 +62,9 @@ int static_site_start(struct static_site *s, const char *extra_ini, const char *
 }
 
 /* A server that does not exit 0 on SIGTERM crashed or, in the sanitizer build, reported an
- * error: the test that ran it fails, instead of the report going unread. */
+ * error. Said in the output as "tessera exited with N": this runs in .fini, and Criterion
+ * (checked: cr_expect and even abort() here) does not count it against the test, so a
+ * sanitizer run must be read for that line as well as for failures. */
 void static_site_destroy(struct static_site *s)
 {
     if (s->started) {
