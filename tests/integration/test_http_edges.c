@@ -463,7 +463,9 @@ Test(http_edges_logged, refused_requests_cannot_write_log_lines, .init = start_w
     kill(site.server.pid, SIGTERM);
     int status = 0;
     waitpid(site.server.pid, &status, 0);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "tessera exited with status %#x", status);
     site.server.pid = 0;
+    site.started = false; /* stopped here; test_server_stop below only removes its directory */
     FILE *f = fopen(site.server.stdout_path, "r");
     cr_assert(f);
     char line[4096];
@@ -475,5 +477,6 @@ Test(http_edges_logged, refused_requests_cannot_write_log_lines, .init = start_w
         lines++;
     }
     fclose(f);
+    test_server_stop(&site.server);
     cr_expect_geq(lines, 3, "the banner and two access lines");
 }
