@@ -136,12 +136,13 @@ static int list_conversations(struct api_call *call)
 
 /* A title that is empty or only spaces names nothing: the dashboard (which never sends one)
  * would list it as "Untitled". Answers 400 and returns true for one; false when fine. */
-static bool title_is_blank(struct api_call *call, json_t *title)
+/* 400 invalid_title for a title of nothing but spaces (what JavaScript's trim() removes, as
+ * the dashboard does); 0 when the title may be stored or is absent. */
+static int refuse_blank_title(struct api_call *call, json_t *title)
 {
     if (!title || !api_text_is_blank(json_string_value(title)))
-        return false;
-    reply_json_error(call->ex, 400, "invalid_title", "title must contain something other than spaces", "title");
-    return true;
+        return 0;
+    return reply_json_error(call->ex, 400, "invalid_title", "title must contain something other than spaces", "title");
 }
 
 static int create_conversation(struct api_call *call)
@@ -151,8 +152,8 @@ static int create_conversation(struct api_call *call)
     if (!body)
         return call->ex->status;
     json_t *title = json_object_get(body, "title");
-    int status = call->ex->status;
-    if (!title_is_blank(call, title)) {
+    int status = refuse_blank_title(call, title);
+    if (!status) {
         const char *values[] = {call->token_hash, json_string_value(title)};
         status = run(call, &CONV_CREATE, values);
     }
@@ -173,9 +174,7 @@ static int patch_conversation(struct api_call *call, const char *id)
     int status;
     if (!title && !archived) {
         status = reply_json_error(call->ex, 400, "missing_field", "give title, archived or both", "title");
-    } else if (title_is_blank(call, title)) {
-        status = call->ex->status;
-    } else {
+    } else if (!(status = refuse_blank_title(call, title))) {
         const char *values[] = {call->token_hash, id, title ? json_string_value(title) : NULL,
                                 archived ? (json_is_true(archived) ? "true" : "false") : NULL};
         status = run(call, &CONV_PATCH, values);

@@ -201,6 +201,30 @@ API_TEST(api, blank_and_unstorable_titles_are_400)
     api_expect_error(f, "PUT", "/api/preferences/theme", a, "{\"value\":[\"a\\u0000\"]}", 400, "invalid_field",
                      "value");
     cr_expect_eq(api_statements(f), before, "rejected requests must not query");
+    /* One answer per request: a refusal that did not say it had answered let the route table
+     * write a second one (a 404) behind it, which a keep-alive client reads as its next. */
+    for (int patch = 0; patch < 2; patch++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->srv.port),
+                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+        char req[512];
+        snprintf(req, sizeof req,
+                 "%s %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 14\r\nConnection: close\r\n\r\n{\"title\":\"  \"}",
+                 patch ? "PATCH" : "POST", patch ? path : "/api/conversations", a);
+        cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+        char buf[4096];
+        size_t len = 0;
+        ssize_t n;
+        while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+            len += (size_t)n;
+        buf[len] = '\0';
+        close(fd);
+        const char *second = strstr(buf, "HTTP/1.1 ");
+        second = second ? strstr(second + 1, "HTTP/1.1 ") : NULL;
+        cr_expect(strncmp(buf, "HTTP/1.1 400 ", 13) == 0 && !second, "%s: %s", patch ? "PATCH" : "POST", buf);
+    }
 
     /* Titles with text around the spaces, a surrogate pair, and 1024 bytes exactly are fine. */
     json_decref(call_json(f, "POST", "/api/conversations", a, "{\"title\":\" x \"}", 201));
