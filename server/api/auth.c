@@ -200,26 +200,13 @@ bool auth_password_verify(const char *encoded, const char *password)
 
 /* ------------------------------------------------------------------ replies */
 
-/* 503 with Retry-After: a moment later the same request may well succeed. */
-static int reply_retry_later(struct http_exchange *ex, const char *code, const char *msg)
-{
-    char body[160];
-    int n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, msg);
-    struct http_reply r;
-    reply_start(&r, ex, 503);
-    reply_header(&r, "Retry-After", "1");
-    reply_header(&r, "Cache-Control", "no-store");
-    reply_send_dynamic(ex, &r, "application/json; charset=utf-8", body, (size_t)n);
-    return 503;
-}
-
 static int reply_db_status(struct http_exchange *ex, enum db_status st)
 {
     if (st == DB_ERROR)
         return reply_json_error(ex, 500, "internal", "the database query failed", NULL);
-    if (st == DB_BUSY)
-        return reply_retry_later(ex, "db_busy", "the database is busy; retry shortly");
-    return reply_retry_later(ex, "db_unavailable", "the database is unavailable");
+    if (st == DB_BUSY) /* 503s carry Retry-After: 1 (reply_json_error) */
+        return reply_json_error(ex, 503, "db_busy", "the database is busy; retry shortly", NULL);
+    return reply_json_error(ex, 503, "db_unavailable", "the database is unavailable", NULL);
 }
 
 static bool wants_secure_cookie(const struct config *cfg, const struct http_exchange *ex)
@@ -389,8 +376,9 @@ bool auth_gate_enter(struct auth_gate *gate, int wait_ms)
 
 void auth_gate_leave(struct auth_gate *gate) { sem_post(&gate->slots); }
 
-/* The password check (argon2id, ~23 ms of a CPU) runs in one of the gate's slots; the body is
- * read before a slot is taken, so a client trickling its body holds none while it does. */
+/* The password check (argon2id, ~23 ms of a CPU) runs in one of the gate's slots; nothing
+ * else does: a client trickling its body, or a lookup waiting for a pool connection, holds
+ * none. */
 static int handle_sign_in(struct db_pool *pool, const struct config *cfg, struct auth_gate *gate,
                           struct http_exchange *ex)
 {
@@ -404,10 +392,6 @@ static int handle_sign_in(struct db_pool *pool, const struct config *cfg, struct
     json_t *body = api_read_json_object(ex, (size_t)cfg->api.max_body, fields, 2);
     if (!body)
         return ex->status;
-    if (gate && !auth_gate_enter(gate, AUTH_GATE_WAIT_MS)) {
-        json_decref(body);
-        return reply_retry_later(ex, "busy", "too many sign-ins at once; retry shortly");
-    }
     char email[321];
     auth_email_normalize(json_string_value(json_object_get(body, "email")), email, sizeof email);
     const char *values[1] = {email};
@@ -416,17 +400,19 @@ static int handle_sign_in(struct db_pool *pool, const struct config *cfg, struct
     int status;
     if (st != DB_OK) {
         status = reply_db_status(ex, st);
+    } else if (gate && !auth_gate_enter(gate, AUTH_GATE_WAIT_MS)) {
+        status = reply_json_error(ex, 503, "busy", "too many sign-ins at once; retry shortly", NULL);
     } else {
         bool found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1);
         bool ok = auth_password_verify(found ? PQgetvalue(res, 0, 1) : NULL,
                                        json_string_value(json_object_get(body, "password")));
+        if (gate)
+            auth_gate_leave(gate);
         if (ok)
             status = create_session(pool, cfg, ex, PQgetvalue(res, 0, 0));
         else
             status = reply_json_error(ex, 401, "invalid_credentials", "wrong email or password", NULL);
     }
-    if (gate)
-        auth_gate_leave(gate);
     PQclear(res);
     json_decref(body);
     return status;
