@@ -544,8 +544,23 @@ static bool codecs_ready(struct image_service *svc)
     return true;
 }
 
+/* APNG puts its acTL chunk before the first IDAT and animated WebP sets a flag in its VP8X
+ * header, so the first bytes usually already say "sent unchanged". Such a request then needs
+ * no slot: it neither waits behind real transcodes nor reads the whole file. When the head
+ * does not tell (a large chunk before acTL), the full probe in the slot still decides. Asked
+ * only after a cache miss: a hit (nearly every request) needs no probe. */
+static bool head_says_animated(struct image_service *svc, enum image_format sf, const uint8_t *head, ssize_t n)
+{
+    if ((sf != IMAGE_FORMAT_PNG && sf != IMAGE_FORMAT_WEBP) || n <= 0) return false;
+    struct image_limits limits = {.max_pixels = svc->cfg->images.max_source_pixels};
+    struct image_info info;
+    char reason[REASON_MAX];
+    return image_probe(head, (size_t)n, &limits, &info, reason, sizeof reason) == 0 && info.animated;
+}
+
 static int serve_variant(struct image_service *svc, struct http_exchange *ex, struct source *src,
-                         const struct image_params *p, enum image_format source_format)
+                         const struct image_params *p, enum image_format source_format, const uint8_t *head,
+                         ssize_t head_len)
 {
     if (!codecs_ready(svc)) return reply_reason(svc, ex, 503, "image codecs are not available on this server");
     const char *accept = http_header(ex, "Accept");
@@ -554,6 +569,8 @@ static int serve_variant(struct image_service *svc, struct http_exchange *ex, st
     struct image_cache_key k;
     key_for(svc, p->path, src, p->width, p->quality, f, &k);
     struct image_blob *b = image_cache_get(svc->cache, &k);
+    if (!b && head_says_animated(svc, source_format, head, head_len))
+        return reply_passthrough(svc, ex, src, source_format, p->path);
     /* The stand-in is what this client would get without AVIF: only WebP qualifies. */
     if (!b && f == IMAGE_FORMAT_AVIF && svc->cfg->images.avif_first_miss == AVIF_FIRST_MISS_WEBP &&
         image_format_choose(accept, svc->offered & ~(1u << IMAGE_FORMAT_AVIF), source_format) == IMAGE_FORMAT_WEBP) {
@@ -571,19 +588,6 @@ static int serve_variant(struct image_service *svc, struct http_exchange *ex, st
     if (st != 0 || !b) return reply_reason(svc, ex, st ? st : 500, reason[0] ? reason : "transcode failed");
     o.x_cache = hit ? "HIT" : "MISS";
     return reply_blob(svc, ex, &o, b);
-}
-
-/* APNG puts its acTL chunk before the first IDAT and animated WebP sets a flag in its VP8X
- * header, so the first bytes usually already say "sent unchanged". Such a request then needs
- * no slot: it neither waits behind real transcodes nor reads the whole file. When the head
- * does not tell (a large chunk before acTL), the full probe in the slot still decides. */
-static bool head_says_animated(struct image_service *svc, enum image_format sf, const uint8_t *head, ssize_t n)
-{
-    if ((sf != IMAGE_FORMAT_PNG && sf != IMAGE_FORMAT_WEBP) || n <= 0) return false;
-    struct image_limits limits = {.max_pixels = svc->cfg->images.max_source_pixels};
-    struct image_info info;
-    char reason[REASON_MAX];
-    return image_probe(head, (size_t)n, &limits, &info, reason, sizeof reason) == 0 && info.animated;
 }
 
 int image_service_handle(struct image_service *svc, struct http_exchange *ex)
@@ -613,11 +617,10 @@ int image_service_handle(struct image_service *svc, struct http_exchange *ex)
     uint8_t head[SNIFF_BYTES];
     ssize_t n = pread(src.fd, head, sizeof head, 0);
     enum image_format sf = image_sniff(head, n > 0 ? (size_t)n : 0);
-    if (sf == IMAGE_FORMAT_SVG || sf == IMAGE_FORMAT_GIF || head_says_animated(svc, sf, head, n))
-        st = reply_passthrough(svc, ex, &src, sf, p.path);
+    if (sf == IMAGE_FORMAT_SVG || sf == IMAGE_FORMAT_GIF) st = reply_passthrough(svc, ex, &src, sf, p.path);
     else if (n <= 0) st = reply_reason(svc, ex, 422, "source image is empty");
     else if (sf == IMAGE_FORMAT_NONE) st = reply_reason(svc, ex, 415, "source is not a supported image (JPEG, PNG, WebP, AVIF, GIF, SVG)");
-    else st = serve_variant(svc, ex, &src, &p, sf);
+    else st = serve_variant(svc, ex, &src, &p, sf, head, n);
     source_close(&src);
     return st;
 }
