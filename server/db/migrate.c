@@ -144,12 +144,37 @@ static const char *skip_dollar_quote(const char *p)
     return body + strlen(body);
 }
 
+static const char *skip_blank(const char *s, const char *end);
+static const char *keyword_at(const char *s, const char *end, const char *word);
+
+/* At p (just past a BEGIN): is ATOMIC the next word? BEGIN ATOMIC opens a SQL-standard
+ * function body (PostgreSQL 14+), whose statements end in semicolons of their own. */
+static bool atomic_follows(const char *p)
+{
+    const char *end = p + strlen(p);
+    return keyword_at(skip_blank(p, end), end, "ATOMIC") != NULL;
+}
+
 const char *migrate_statement_end(const char *sql)
 {
     const char *p = sql;
+    int atomic_depth = 0; /* inside BEGIN ATOMIC ... END; CASE ... END nests in it */
     while (*p) {
-        if (*p == ';')
+        if (*p == ';' && atomic_depth == 0)
             return p + 1;
+        if (isalpha((unsigned char)*p) || *p == '_') {
+            const char *word = p;
+            while (isalnum((unsigned char)*p) || *p == '_' || *p == '$')
+                p++;
+            size_t n = (size_t)(p - word);
+            if (n == 5 && strncasecmp(word, "BEGIN", 5) == 0 && atomic_follows(p))
+                atomic_depth++;
+            else if (atomic_depth > 0 && n == 4 && strncasecmp(word, "CASE", 4) == 0)
+                atomic_depth++;
+            else if (atomic_depth > 0 && n == 3 && strncasecmp(word, "END", 3) == 0)
+                atomic_depth--;
+            continue;
+        }
         if (*p == '\'' || *p == '"') {
             /* In E'...' a backslash also escapes (E'it\'s'); E must start a word, since
              * name'...' is a literal after an identifier. */

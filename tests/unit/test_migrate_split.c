@@ -78,3 +78,16 @@ Test(migrate_split, transaction_words_elsewhere_are_not_transaction_control)
         "-- BEGIN;\n/* COMMIT; */ SELECT 'BEGIN;';\n"));
     cr_assert_null(migrate_transaction_control(""));
 }
+
+/* SQL-standard function bodies (PostgreSQL 14+): the semicolons and the END inside BEGIN
+ * ATOMIC ... END belong to the CREATE statement, CASE ... END inside it included. */
+Test(migrate_split, begin_atomic_bodies_are_one_statement)
+{
+    const char *sql = "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql\n"
+                      "BEGIN ATOMIC\n  SELECT 1;\n  SELECT CASE WHEN x > 0 THEN x ELSE 0 END;\nEND;\nSELECT 2;";
+    const char *end = migrate_statement_end(sql);
+    cr_assert_eq(strncmp(end, "\nSELECT 2;", 10), 0, "split at: %s", end);
+    cr_assert_null(migrate_transaction_control(sql));
+    cr_assert_null(migrate_transaction_control("create procedure p() begin /* c */ atomic insert into t values (1); end;"));
+    cr_assert(migrate_transaction_control("CREATE TABLE t (x int); BEGIN; CREATE TABLE u (y int); END;"));
+}

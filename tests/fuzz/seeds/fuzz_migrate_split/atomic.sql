@@ -1,0 +1,2 @@
+CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 END; END;
+BEGIN; SELECT E'it\'s;'; $$ ; $$; /* /* ; */ */ COMMIT;
