@@ -575,14 +575,19 @@ static int apply_in_transaction(struct run_ctx *x, const struct migration *m)
 /* Indexes a failed CREATE INDEX CONCURRENTLY left INVALID (not ones being built right now):
  * a re-run's IF NOT EXISTS would keep them, and PostgreSQL never uses them. "" when none;
  * NULL when the question failed (reported). The caller frees the text. */
-static char *invalid_indexes(struct run_ctx *x)
+/* The INVALID indexes (not being built right now) that the file names: another one in the
+ * database, an operator's or another application's, is none of this file's business. */
+static char *invalid_indexes(struct run_ctx *x, const struct migration *m)
 {
+    const char *values[] = {m->sql};
     PGresult *res = run_sql(x,
                             "SELECT coalesce(string_agg(i.indexrelid::regclass::text, ', '"
                             " ORDER BY i.indexrelid::regclass::text), '') FROM pg_index i"
-                            " WHERE NOT i.indisvalid AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p"
+                            " JOIN pg_class c ON c.oid = i.indexrelid"
+                            " WHERE NOT i.indisvalid AND position(lower(c.relname) in lower($1)) > 0"
+                            " AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p"
                             " WHERE p.index_relid = i.indexrelid)",
-                            0, NULL, x->answer_ms, "looking for invalid indexes");
+                            1, values, x->answer_ms, "looking for invalid indexes");
     char *names = res ? strdup(PQgetvalue(res, 0, 0)) : NULL;
     PQclear(res);
     return names;
@@ -612,18 +617,20 @@ static int apply_without_transaction(struct run_ctx *x, struct migration *m)
     bool ok = exec_ok(x, "SET statement_timeout = 0", "SET statement_timeout") &&
               exec_ok(x, "SET client_min_messages = warning", "SET client_min_messages") && load_applied(x) == 0;
     int rc = ok && m->applied ? 0 : -1;
+    bool statement_failed = false; /* a statement of the file, not the bookkeeping around it */
     for (const char *p = m->sql; ok && !m->applied && *p;) {
         const char *end = migrate_statement_end(p);
         if (has_code(p, end)) {
             char *stmt = strndup(p, (size_t)(end - p));
             PGresult *res = stmt ? run_sql(x, stmt, 0, NULL, 0, m->name) : NULL;
             ok = res != NULL;
+            statement_failed = !ok;
             PQclear(res);
             free(stmt);
         }
         p = end;
     }
-    char *invalid = ok && m->applied ? NULL : invalid_indexes(x);
+    char *invalid = !m->applied && (ok || (statement_failed && !x->broken)) ? invalid_indexes(x, m) : NULL;
     if (ok && !m->applied && invalid && invalid[0])
         fprintf(stderr,
                 "tessera migrate: %s is not recorded as applied: index %s is INVALID, left by a failed CREATE INDEX "
@@ -631,7 +638,7 @@ static int apply_without_transaction(struct run_ctx *x, struct migration *m)
                 m->name, invalid);
     else if (ok && !m->applied && invalid && record_applied(x, m))
         rc = 1;
-    if (rc < 0 && !ok && !x->broken)
+    if (rc < 0 && statement_failed && !x->broken)
         fprintf(stderr, "tessera migrate: %s stopped; the statements before the failing one stay applied and run "
                         "again next time (write them with IF NOT EXISTS)%s%s\n", m->name,
                 invalid && invalid[0] ? "; INVALID index left behind, DROP INDEX CONCURRENTLY it first: " : "",

@@ -591,6 +591,34 @@ Test(migrate, half_applied_no_transaction_file_is_not_recorded_over_an_invalid_i
     free(url);
 }
 
+/* Only the indexes the file names count: an INVALID index of someone else's (an operator's
+ * failed CREATE INDEX CONCURRENTLY) must not keep every later no-transaction file unrecorded. */
+Test(migrate, an_unrelated_invalid_index_does_not_block_a_no_transaction_file, .timeout = 60)
+{
+    char *url = test_db_create();
+    char dir[] = "/tmp/tessera-inv2-XXXXXX";
+    scratch_set(dir, 5, "0006_concurrent.sql", "-- tessera:no-transaction\n"
+                     "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_name_idx ON users (name);\n");
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(migrate(url, NULL, &out, &err), 0, "%s", err); /* the shipped set */
+    free(out);
+    free(err);
+    /* An operator's own failed index on a table of theirs. */
+    free(test_db_scalar(url, "CREATE TABLE ops_notes (x int); INSERT INTO ops_notes VALUES (1), (1)"));
+    PGconn *ops = PQconnectdb(url);
+    PQclear(PQexec(ops, "CREATE UNIQUE INDEX CONCURRENTLY ops_notes_x_idx ON ops_notes (x)"));
+    PQfinish(ops);
+    char *invalid = test_db_scalar(url, "SELECT count(*) FROM pg_index WHERE NOT indisvalid");
+    cr_assert_str_eq(invalid, "1", "the operator's index is INVALID");
+    free(invalid);
+    cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "applied 0006_concurrent.sql"), "%s", out);
+    free(out);
+    free(err);
+    scratch_remove(dir);
+    free(url);
+}
+
 /* A file written with its own BEGIN ... COMMIT (a common habit) committed the outer
  * transaction half-way, so its work was in but, after the runner's refusal, not recorded:
  * the next run failed on "already exists". It must be refused before anything runs. */
