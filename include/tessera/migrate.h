@@ -26,8 +26,9 @@ int migrate_run(const struct config *cfg, const char *dir, enum migrate_mode mod
 /* serve at start (database.migrate_on_start): the embedded set, progress in the log. */
 int migrate_on_start(const struct config *cfg);
 /* serve at start with migrate_on_start off: reads only (no lock, fit for PgBouncer). -1 when
- * the database was migrated by a newer tessera or an applied file changed; pending files and
- * an unreachable database are warnings (0). */
+ * the database was migrated by a newer tessera or an applied file changed; pending files, an
+ * unreachable database and a check that cannot be made (no answer in time, no right to read
+ * tessera_migrations) are warnings (0). */
 int migrate_check_on_start(const struct config *cfg);
 
 /* Pure: where the SQL statement starting at sql ends — just past its ';', or at the NUL —
