@@ -60,6 +60,11 @@ bool db_conn_timed_out(const struct db_conn *conn);
  * when no result came; *timed_out then says whether time ran out (else the connection failed). */
 PGresult *db_pg_exec(PGconn *pg, const char *sql, int n_params, const char *const *values, int64_t timeout_ms,
                      bool *timed_out);
+/* The bound for work of one's own outside the pool (the session GC, migrations, the CLI):
+ * database.statement_timeout, or 10 s when that is 0, so that nothing runs unbounded. The
+ * deadline to await such a statement adds connect_timeout, the network's share. */
+int64_t db_statement_bound_ms(const struct config *cfg);
+int64_t db_answer_deadline_ms(const struct config *cfg);
 /* Returns the connection; a broken one, or one not idle in a transaction, is discarded. */
 void db_pool_release(struct db_pool *pool, struct db_conn *conn);
 

@@ -78,8 +78,7 @@ static PGconn *connect_or_report(const struct config *cfg, const char *cmd)
 static PGresult *exec_bounded(const struct config *cfg, PGconn *pg, const char *cmd, const char *sql,
                               const char *const values[3])
 {
-    int64_t statement_ms = cfg->database.statement_timeout_ms > 0 ? cfg->database.statement_timeout_ms : 10000;
-    int64_t limit_ms = statement_ms + cfg->database.connect_timeout_ms;
+    int64_t limit_ms = db_answer_deadline_ms(cfg);
     bool timed_out;
     PQsetnonblocking(pg, 1);
     PGresult *res = db_pg_exec(pg, sql, 3, values, limit_ms, &timed_out);

@@ -270,9 +270,10 @@ static int64_t deadline_from_now(const struct proxy *p) { return clock_monotonic
 /* ------------------------------------------------------------------ request */
 
 /* Set by tessera itself, or by proxies only, so never copied from the client. Forwarded
- * (RFC 7239) says what the X-Forwarded-* headers say; a client's own element (for=,
- * proto=https, host=) would be read as a proxy's by an upstream that takes the first one, so
- * it is replaced, not extended. The others are what common upstreams trust from the proxy in
+ * (RFC 7239) is replaced by one element of tessera's own (the peer, Host, scheme), not
+ * extended: a client's element (for=, proto=https, host=) would be read as a proxy's by an
+ * upstream that takes the first one. X-Forwarded-For differs on purpose: it keeps what the
+ * client sent, then the peer, as proxies do, so an upstream must read it from the right. The others are what common upstreams trust from the proxy in
  * front of them (Rails: X-Forwarded-Ssl and -Scheme; Werkzeug: X-Forwarded-Port and -Prefix;
  * nginx setups: X-Real-IP) or route by (IIS, Symfony: X-Original-URL, X-Rewrite-URL, which
  * would reach an owned route past the path checks); tessera sets none of them. */

@@ -759,10 +759,8 @@ static int run_migrations(const struct config *cfg, const char *dir, enum migrat
         return -1;
     }
     PQsetnonblocking(pg, 1); /* statements are written under the deadline too (db_pg_exec) */
-    int64_t statement_ms = cfg->database.statement_timeout_ms > 0 ? cfg->database.statement_timeout_ms : 10000;
     struct run_ctx x = {.pg = pg, .out = out, .set = &set, .net_ms = cfg->database.connect_timeout_ms,
-                        .lock_wait_ms = lock_wait_ms, .pooled = -1};
-    x.answer_ms = statement_ms + x.net_ms;
+                        .lock_wait_ms = lock_wait_ms, .pooled = -1, .answer_ms = db_answer_deadline_ms(cfg)};
     for (size_t i = 0; i < set.count; i++)
         if (!x.newest_known || strcmp(set.items[i].name, x.newest_known) > 0)
             x.newest_known = set.items[i].name;
@@ -779,12 +777,12 @@ int migrate_run(const struct config *cfg, const char *dir, enum migrate_mode mod
     return run_migrations(cfg, dir, mode, out, 0);
 }
 
-/* serve must come up or go down within a bound, so that its service manager can retry: it
- * waits for another instance's migration lock at most statement_timeout (10 s when 0). */
+/* serve must come up or go down within a bound, so that its service manager can retry: each
+ * pending file waits for another instance's migration lock at most statement_timeout (10 s
+ * when 0), so the whole wait is bounded by that times the number of pending files. */
 int migrate_on_start(const struct config *cfg)
 {
-    int64_t lock_wait_ms = cfg->database.statement_timeout_ms > 0 ? cfg->database.statement_timeout_ms : 10000;
-    if (run_migrations(cfg, NULL, MIGRATE_APPLY, NULL, lock_wait_ms) < 0) {
+    if (run_migrations(cfg, NULL, MIGRATE_APPLY, NULL, db_statement_bound_ms(cfg)) < 0) {
         log_error("database migrations failed (see above); not starting");
         return -1;
     }

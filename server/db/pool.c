@@ -839,3 +839,13 @@ void db_pool_metrics(struct db_pool *pool, struct strbuf *out)
                   "# TYPE tessera_db_pool_prepares_total counter\ntessera_db_pool_prepares_total %llu\n",
                   s.connects, s.connect_failures, s.discarded, s.busy, s.statements, s.prepares);
 }
+
+int64_t db_statement_bound_ms(const struct config *cfg)
+{
+    return cfg->database.statement_timeout_ms > 0 ? cfg->database.statement_timeout_ms : 10000;
+}
+
+int64_t db_answer_deadline_ms(const struct config *cfg)
+{
+    return db_statement_bound_ms(cfg) + cfg->database.connect_timeout_ms;
+}

@@ -153,10 +153,9 @@ struct session_gc *session_gc_start(const struct config *cfg, struct db_pool *po
     gc->pool = pool;
     gc->interval_us = cfg->database.gc_interval_ms * 1000;
     snprintf(gc->batch, sizeof gc->batch, "%lld", (long long)cfg->database.gc_batch);
-    /* database.statement_timeout, or 10 s when that is off: a batch never runs unbounded. */
-    int64_t timeout_ms = cfg->database.statement_timeout_ms > 0 ? cfg->database.statement_timeout_ms : 10000;
-    snprintf(gc->statement_timeout, sizeof gc->statement_timeout, "%lld", (long long)timeout_ms);
-    gc->answer_timeout_ms = timeout_ms + cfg->database.connect_timeout_ms;
+    /* A batch never runs unbounded, even with statement_timeout off. */
+    snprintf(gc->statement_timeout, sizeof gc->statement_timeout, "%lld", (long long)db_statement_bound_ms(cfg));
+    gc->answer_timeout_ms = db_answer_deadline_ms(cfg);
     pthread_mutex_init(&gc->lock, NULL);
     cond_init_monotonic(&gc->wake);
     if (pthread_create(&gc->thread, NULL, gc_main, gc) != 0) {
