@@ -129,49 +129,18 @@ static bool wants_close(const struct mg_request_info *req, const char *connectio
 
 /* CivetWeb parses the head in place and is lenient where RFC 9112 requires a 400: a front
  * proxy reading the same bytes differently would see another request boundary (smuggling).
- * Two checks read what its in-place parse (libcivetweb 1.15) leaves: a header name ends in
+ * The checks read what its in-place parse (libcivetweb 1.15) leaves: a header name ends in
  * the NUL that replaced its ':', with any spaces before the ':' also NULs; a line ends in
- * NULs where its CR and LF were. */
+ * NULs where its CR and LF were (and where trailing whitespace was), so the NULs between one
+ * line's text and the next line's name tell CRLF (two or more) from a bare LF (one). Bare LF
+ * is refused wherever it shows (RFC 9112 2.2 lets a recipient refuse it): a head that mixes
+ * the two can be split differently by a proxy in front. One pass over the headers, with a
+ * first-letter filter before the name comparisons: this runs for every request. */
 
-/* "Name : value" (RFC 9112 5.1): CivetWeb drops the spaces and takes Name. */
-static bool space_before_colon(const struct mg_header *h)
-{
-    const char *after = h->name + strlen(h->name) + 1; /* past the NUL that ended the name */
-    return after < h->value && *after == '\0';
-}
-
-/* The first byte of the line after the last header CivetWeb parsed: '\r' or '\0' where the
- * head ends. CivetWeb stops at a line starting with SP or HTAB (obs-fold, RFC 9112 5.2) and
- * after MG_MAX_HEADERS lines, and drops every header after that, Content-Length included.
- * After the last line's NUL comes its LF, also a NUL, then the next line (CRLF), or the next
- * line at once (bare LF), where the head's final LF is a NUL too. The line before, request
- * line or header, says which: only a head whose last line alone ends in bare LF (RFC 9112 2.2
- * lets a server refuse bare LF) is misread, from the one byte past its end; that byte lies
- * past CivetWeb's buffer only when such a head fills the buffer exactly. */
-static char line_after(const struct mg_request_info *req, int n)
-{
-    const struct mg_header *last = &req->http_headers[n - 1];
-    const char *end = last->value + strlen(last->value); /* the NUL where its CR or LF was */
-    if (end[1] != '\0') return end[1];                   /* a bare LF, then the next line */
-    const char *before = n > 1 ? req->http_headers[n - 2].value : req->http_version;
-    bool crlf = last->name - (before + strlen(before)) == 2;
-    return crlf ? end[2] : '\0';
-}
-
-static const char *header_value(const struct mg_request_info *req, const char *name)
-{
-    for (int i = 0; i < req->num_headers; i++)
-        if (strcasecmp(req->http_headers[i].name, name) == 0) return req->http_headers[i].value;
-    return NULL;
-}
-
-static int count_header(const struct mg_request_info *req, const char *name)
-{
-    int n = 0;
-    for (int i = 0; i < req->num_headers; i++)
-        n += strcasecmp(req->http_headers[i].name, name) == 0;
-    return n;
-}
+struct head_facts {
+    int lengths, codings, hosts;
+    const char *length, *host;
+};
 
 /* 1*DIGIT, then optional trailing whitespace: CivetWeb's strtoll would also take "+5" or "5, 5". */
 static bool is_length(const char *value)
@@ -180,49 +149,76 @@ static bool is_length(const char *value)
     return digits > 0 && value[digits + strspn(value + digits, " ")] == '\0';
 }
 
-/* A line starting with SP or HTAB right after the request line (RFC 9112 2.2: reject, or skip
- * it unread): CivetWeb's request-line parse turns all the whitespace after the version into
- * NULs, then takes that line as a header. Past "\r\n" only such whitespace adds NULs. */
-static bool space_after_start_line(const struct mg_request_info *req)
+/* The first byte of the line after the last header CivetWeb parsed: '\r' or '\0' where the
+ * head ends. CivetWeb stops, silently dropping every later header (Content-Length too), at a
+ * line starting with SP, HTAB, ':' or a byte >= 0x80, and after MG_MAX_HEADERS lines. After
+ * the last line's NUL comes its LF (a NUL) and the next line; after a bare LF, the next line
+ * at once. What it cannot tell: a last line alone ending in bare LF right before the head's
+ * end, where end[2] is the byte after the head, one past CivetWeb's 16 KiB buffer only when
+ * the head fills it exactly (a read, inside the allocation's slack with glibc). */
+static char line_after(const struct mg_request_info *req)
 {
-    const char *version_end = req->http_version + strlen(req->http_version);
-    return req->num_headers > 0 && req->http_headers[0].name - version_end > 2;
+    const struct mg_header *last = &req->http_headers[req->num_headers - 1];
+    const char *end = last->value + strlen(last->value);
+    return end[1] != '\0' ? end[1] : end[2];
 }
 
 /* 0 when the head's framing is unambiguous, else the status to refuse it with and *why. */
-static int framing_problem(const struct mg_request_info *req, const char **why)
+static int framing_problem(const struct mg_request_info *req, struct head_facts *f, const char **why)
 {
-    if (space_after_start_line(req)) return *why = "whitespace before the first header", 400;
-    for (int i = 0; i < req->num_headers; i++)
-        if (space_before_colon(&req->http_headers[i])) return *why = "whitespace before a header's colon", 400;
-    char next = req->num_headers > 0 ? line_after(req, req->num_headers) : '\0';
-    if (next == ' ' || next == '\t') return *why = "folded header line", 400;
-    if (req->num_headers == MG_MAX_HEADERS && next != '\0' && next != '\r') return *why = "too many header lines", 431;
-    int lengths = count_header(req, "Content-Length"), codings = count_header(req, "Transfer-Encoding");
-    if (lengths > 1 || codings > 1) return *why = "repeated Content-Length or Transfer-Encoding", 400;
-    if (lengths && codings) return *why = "both Content-Length and Transfer-Encoding", 400;
-    if (codings && strcmp(req->http_version, "1.0") == 0) return *why = "Transfer-Encoding in HTTP/1.0", 400;
-    const char *length = lengths ? header_value(req, "Content-Length") : NULL;
-    if (length && !is_length(length)) return *why = "invalid Content-Length", 400;
+    memset(f, 0, sizeof *f);
+    const char *line_end = req->http_version + strlen(req->http_version);
+    for (int i = 0; i < req->num_headers; i++) {
+        const struct mg_header *h = &req->http_headers[i];
+        ptrdiff_t gap = h->name - line_end;
+        if (gap == 1) return *why = "a line ending in LF without CR", 400;
+        /* Past the request line, CivetWeb's parse turns whitespace after the version into NULs
+         * too, then takes a line starting with SP as a header (RFC 9112 2.2: reject it). */
+        if (i == 0 && gap > 2) return *why = "whitespace before the first header", 400;
+        size_t name_len = strlen(h->name);
+        if (h->name + name_len + 1 < h->value && h->name[name_len + 1] == '\0')
+            return *why = "whitespace before a header's colon", 400;
+        switch (h->name[0] | 0x20) {
+        case 'c':
+            if (strcasecmp(h->name, "Content-Length") == 0) f->lengths++, f->length = h->value;
+            break;
+        case 't':
+            if (strcasecmp(h->name, "Transfer-Encoding") == 0) f->codings++;
+            break;
+        case 'h':
+            if (strcasecmp(h->name, "Host") == 0) f->hosts++, f->host = h->value;
+            break;
+        default:
+            break;
+        }
+        line_end = h->value + strlen(h->value);
+    }
+    char next = req->num_headers > 0 ? line_after(req) : '\0';
+    if (next != '\0' && next != '\r')
+        return *why = req->num_headers == MG_MAX_HEADERS ? "too many header lines" : "a folded or unreadable header line",
+               req->num_headers == MG_MAX_HEADERS ? 431 : 400;
+    if (f->lengths > 1 || f->codings > 1) return *why = "repeated Content-Length or Transfer-Encoding", 400;
+    if (f->lengths && f->codings) return *why = "both Content-Length and Transfer-Encoding", 400;
+    if (f->codings && strcmp(req->http_version, "1.0") == 0) return *why = "Transfer-Encoding in HTTP/1.0", 400;
+    if (f->length && !is_length(f->length)) return *why = "invalid Content-Length", 400;
     return 0;
 }
 
 /* RFC 9112 3.2: an HTTP/1.1 request has exactly one Host, host[:port]. */
-static bool host_is_valid(const struct mg_request_info *req)
+static bool host_is_valid(const struct mg_request_info *req, const struct head_facts *f)
 {
-    int hosts = count_header(req, "Host");
-    if (hosts > 1) return false;
-    if (hosts == 0) return strcmp(req->http_version, "1.0") == 0;
-    const char *host = header_value(req, "Host");
-    return host[0] == '\0' || proxy_host_is_valid(host);
+    if (f->hosts > 1) return false;
+    if (f->hosts == 0) return strcmp(req->http_version, "1.0") == 0;
+    return f->host[0] == '\0' || proxy_host_is_valid(f->host);
 }
 
 /* Refuses an ambiguous head with a 400 (431) that ends the connection; true when it did. */
 static bool refuse_ambiguous_head(struct http_exchange *ex)
 {
     const char *why = NULL;
-    int status = framing_problem(ex->req, &why);
-    bool bad_host = !status && !host_is_valid(ex->req);
+    struct head_facts facts;
+    int status = framing_problem(ex->req, &facts, &why);
+    bool bad_host = !status && !host_is_valid(ex->req, &facts);
     if (!status && !bad_host) return false;
     ex->close = true;
     mg_disable_connection_keep_alive(ex->conn);

@@ -303,6 +303,10 @@ Test(http_edges, ambiguous_requests_are_400_and_close)
         "GET /robots.txt HTTP/1.1\r\nHost: t\r\nContent-Length: +38\r\n",   /* not 1*DIGIT */
         "GET /robots.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n",     /* two lengths */
         "GET /robots.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n", /* both */
+        "GET /robots.txt HTTP/1.1\r\nHost: t\nX-A: 1\r\n b\r\n",        /* bare LF, then a fold */
+        "GET /robots.txt HTTP/1.1\nHost: t\r\n",                          /* bare LF after the request line */
+        "GET /robots.txt HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n:x\r\n",      /* a line CivetWeb stops at */
+        "GET /robots.txt HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n\xc3\xa9: x\r\n",
     };
     for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
         char req[512], buf[16384];
@@ -331,13 +335,13 @@ Test(http_edges, ambiguous_requests_are_400_and_close)
     cr_expect(closed, "70 headers: the connection stayed open");
 
     /* What stays accepted: HTTP/1.0 without Host, a bracketed IPv6 Host, spaces around values,
-     * an empty value, bare LF line ends. (CivetWeb itself refuses a tab in a header line.) */
+     * an empty value. (CivetWeb itself refuses a tab in a header line.) Bare LF line ends are
+     * refused, since one that closes the head cannot be told from CRLF in CivetWeb's parse. */
     const char *fine[] = {
         "GET /robots.txt HTTP/1.0\r\n\r\n",
         "GET /robots.txt HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n",
         "GET /robots.txt HTTP/1.1\r\nHost:t\r\nX-A:  1 \r\nContent-Length: 0 \r\nConnection: close\r\n\r\n",
         "GET /robots.txt HTTP/1.1\r\nHost: t\r\nX-Empty:\r\nConnection: close\r\n\r\n",
-        "GET /robots.txt HTTP/1.1\nHost: t\nConnection: close\n\n",
     };
     for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
         char buf[16384];
@@ -430,6 +434,9 @@ static void start_one_worker(void)
     cr_assert_eq(static_site_start(&site, "[server]\nthreads = 1\n", NULL), 0);
 }
 
+/* Bare LF line ends are refused where they show (RFC 9112 2.2 allows it; a head mixing them
+ * with CRLF is what a proxy in front may split elsewhere): a deterministic 400, never a 431
+ * read from the bytes a previous, longer request left in the worker's buffer. */
 Test(http_edges_one_worker, mixed_line_ends_are_not_read_past_the_head, .init = start_one_worker, .fini = stop)
 {
     const char *mixed[] = {
@@ -441,7 +448,7 @@ Test(http_edges_one_worker, mixed_line_ends_are_not_read_past_the_head, .init = 
         exchange("GET /robots.txt HTTP/1.1\r\nHost: t\r\nX-Filler: abcdefghijklmnopqrstuvwxyzabcdefghijklmnop\r\n"
                  "X-More-Filler: abcdefghijklmnopqrstuvwxyz\r\nConnection: close\r\n\r\n", buf, sizeof buf);
         exchange(mixed[i], buf, sizeof buf);
-        cr_expect_eq(strncmp(buf, "HTTP/1.1 200 ", 13), 0, "mixed %zu: %.200s", i, buf);
+        cr_expect_eq(strncmp(buf, "HTTP/1.1 400 ", 13), 0, "mixed %zu: %.200s", i, buf);
     }
 }
 
