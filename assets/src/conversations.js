@@ -7,8 +7,8 @@ import { when } from './time.js';
 
 const PAGE = 20;
 
-// The API takes any title, blank ones too (other clients): those read "Untitled", not as a
-// row without a name.
+// The API refuses blank titles, but rows stored before it did (or by SQL) may hold one:
+// those read "Untitled", not as a row without a name.
 export const titleOf = (c) => c.title.trim() || 'Untitled';
 
 export function createList({ firstPage }) {

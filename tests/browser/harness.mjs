@@ -87,7 +87,9 @@ export async function start() {
     run(BIN, ['user', 'add', USER.email, '--name', USER.name, '--config', 'config/production.ini'], { env, input: USER.password + '\n' });
     const token = run(BIN, ['session', 'new', USER.email, '--config', 'config/production.ini'], { env }).trim().split('\n').pop();
     await seedDemo(base, token);
-    return { base, www, tmp, env, token, stop, stderr: server.stderr };
+    // SQL on the test database itself, for rows the API no longer writes (a blank title).
+    const sql = (statement) => run('psql', [env.DATABASE_URL, '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', statement]);
+    return { base, www, tmp, env, token, stop, sql, stderr: server.stderr };
   } catch (err) {
     await stop();
     throw err;
