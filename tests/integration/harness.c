@@ -1,6 +1,11 @@
 /* harness — real processes, real sockets, real PostgreSQL; nothing mocked. */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -503,4 +508,28 @@ void test_bouncer_stop(struct test_bouncer *b)
         if (system(cmd) != 0) { /* a leftover temp dir is not a failure */ }
         b->dir[0] = '\0';
     }
+}
+
+/* ------------------------------------------------------------------ raw sockets */
+
+int test_connect(int port, int timeout_s)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct timeval tv = {.tv_sec = timeout_s};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0, "connect to 127.0.0.1:%d", port);
+    return fd;
+}
+
+size_t test_read_all(int fd, char *buf, size_t size)
+{
+    size_t len = 0;
+    ssize_t n;
+    while (len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    return len;
 }

@@ -33,6 +33,11 @@ int test_run_tessera(const char *const args[], const char *stdin_text, char **ou
  * on /dev/null, stderr into stderr_path. The caller waits for the pid. */
 pid_t test_spawn_tessera(const char *const args[], const char *stderr_path);
 
+/* A TCP connection to 127.0.0.1:port whose reads give up after timeout_s (0: never). */
+int test_connect(int port, int timeout_s);
+/* Reads until the peer closes, the read times out or buf is full; NUL-terminates; the length. */
+size_t test_read_all(int fd, char *buf, size_t size);
+
 struct http_result {
     long status;
     char *headers;      /* raw header block of the final response */

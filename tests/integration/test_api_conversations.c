@@ -204,10 +204,7 @@ API_TEST(api, blank_and_unstorable_titles_are_400)
     /* One answer per request: a refusal that did not say it had answered let the route table
      * write a second one (a 404) behind it, which a keep-alive client reads as its next. */
     for (int patch = 0; patch < 2; patch++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->srv.port),
-                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+        int fd = test_connect(f->srv.port, 3);
         char req[512];
         snprintf(req, sizeof req,
                  "%s %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
@@ -215,11 +212,7 @@ API_TEST(api, blank_and_unstorable_titles_are_400)
                  patch ? "PATCH" : "POST", patch ? path : "/api/conversations", a);
         cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
         char buf[4096];
-        size_t len = 0;
-        ssize_t n;
-        while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-            len += (size_t)n;
-        buf[len] = '\0';
+        test_read_all(fd, buf, sizeof buf);
         close(fd);
         const char *second = strstr(buf, "HTTP/1.1 ");
         second = second ? strstr(second + 1, "HTTP/1.1 ") : NULL;
@@ -560,10 +553,7 @@ API_TEST(api, expect_100_continue_is_answered)
     buf[n > 0 ? n : 0] = '\0';
     cr_expect_str_eq(buf, "HTTP/1.1 100 Continue\r\n\r\n");
     cr_assert_eq(send(fd, body, strlen(body), MSG_NOSIGNAL), (ssize_t)strlen(body));
-    size_t len = 0;
-    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)n;
-    buf[len] = '\0';
+    test_read_all(fd, buf, sizeof buf);
     close(fd);
     cr_expect(strstr(buf, "HTTP/1.1 201 Created\r\n"), "%s", buf);
     cr_expect_null(strstr(buf, "100 Continue"), "a second interim answer: %s", buf);

@@ -537,12 +537,7 @@ Test(api_proxy, ambiguous_upstream_length_is_502, .fini = stop_server)
 Test(api_proxy, slow_upload_is_not_an_upstream_timeout, .fini = stop_server)
 {
     start_with_upstream(upstream_start(true));
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server.port),
-                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-    struct timeval tv = {.tv_sec = 3};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = test_connect(server.port, 3);
     const char *head = "POST /api/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\nConnection: close\r\n\r\n";
     cr_assert_eq(write(fd, head, strlen(head)), (ssize_t)strlen(head));
     const char *pieces[] = {"pa", "yl", "oa", "d"};
@@ -551,11 +546,7 @@ Test(api_proxy, slow_upload_is_not_an_upstream_timeout, .fini = stop_server)
         cr_assert_eq(send(fd, pieces[i], strlen(pieces[i]), MSG_NOSIGNAL), (ssize_t)strlen(pieces[i]));
     }
     char buf[16384];
-    size_t len = 0;
-    ssize_t n;
-    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)n;
-    buf[len] = '\0';
+    test_read_all(fd, buf, sizeof buf);
     close(fd);
     cr_expect(strstr(buf, "HTTP/1.1 201 Created\r\n"), "%s", buf);
     cr_expect(strstr(buf, "---\npayload"), "%s", buf);

@@ -332,10 +332,7 @@ Test(auth, stalled_sign_in_bodies_do_not_hold_the_verification_slots, .fini = st
     enum { STALLED = 8 };
     int fds[STALLED];
     for (int i = 0; i < STALLED; i++) {
-        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f.ts.port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        cr_assert_eq(connect(fds[i], (struct sockaddr *)&a, sizeof a), 0);
+        fds[i] = test_connect(f.ts.port, 0);
         const char *head = "POST /api/auth/sign-in HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                            "Content-Length: 200\r\n\r\n{\"email\":";
         cr_assert_eq(write(fds[i], head, strlen(head)), (ssize_t)strlen(head));

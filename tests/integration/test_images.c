@@ -1044,18 +1044,6 @@ static long server_rss_kb(pid_t pid)
     return kb;
 }
 
-static int connect_loopback(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {.tv_sec = 10};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    return fd;
-}
-
 /* An animated GIF or an SVG goes out as it is. Held whole in memory for each request, six
  * slow clients of a 40 MB GIF cost 240 MB; streamed, a chunk each. The clients read the
  * first bytes of the body (the server is then mid-send for each) and stop reading. */
@@ -1074,7 +1062,7 @@ Test(images, a_large_pass_through_is_streamed_not_held_whole_per_request)
     long before = server_rss_kb(s.ts.pid);
     int fds[CLIENTS];
     for (int i = 0; i < CLIENTS; i++) {
-        fds[i] = connect_loopback(s.ts.port);
+        fds[i] = test_connect(s.ts.port, 10);
         const char *req = "GET /_image?url=/big.gif&w=64&q=75 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                           "Accept: image/webp\r\n\r\n";
         cr_assert_eq(write(fds[i], req, strlen(req)), (ssize_t)strlen(req));
