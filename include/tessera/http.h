@@ -29,6 +29,9 @@ struct http_exchange {
 
 /* A request header, or NULL. */
 const char *http_header(const struct http_exchange *ex, const char *name);
+/* Is token one of the comma- or space-separated tokens of list (Connection, Transfer-Encoding),
+ * case-insensitively? list may be NULL. */
+bool http_list_has_token(const char *list, const char *token);
 
 struct http_reply {
     struct strbuf head;
@@ -64,6 +67,8 @@ int reply_send_dynamic(struct http_exchange *ex, struct http_reply *r, const cha
                        const void *body, size_t len);
 
 /* Short forms. */
+/* 405 with Allow (RFC 9110 15.5.6 says which methods) and a plain one-line body. */
+int reply_method_not_allowed(struct http_exchange *ex, const char *allow);
 int reply_text(struct http_exchange *ex, int status, const char *text);   /* text/plain line */
 int reply_json(struct http_exchange *ex, int status, const char *json, size_t len); /* no-store */
 /* {"error":{"code":..,"message":..,"field":..}}; field may be NULL. Adds Cache-Control: no-store. */

@@ -19,6 +19,7 @@
 
 #include "tessera/api.h"
 #include "tessera/api_request.h"
+#include "tessera/api_route.h"
 #include "tessera/clock.h"
 #include "tessera/cpu.h"
 #include "tessera/db_pool.h"
@@ -463,18 +464,6 @@ static int handle_me(struct db_pool *pool, const struct config *cfg, struct auth
     return status;
 }
 
-static int reply_method_not_allowed(struct http_exchange *ex, const char *allow)
-{
-    struct http_reply r;
-    static const char body[] = "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"method not allowed\"}}";
-    reply_start(&r, ex, 405);
-    reply_header(&r, "Allow", allow);
-    reply_header(&r, "Cache-Control", "no-store");
-    reply_send_dynamic(ex, &r, "application/json; charset=utf-8", body, sizeof body - 1);
-    return 405;
-}
-
-
 int auth_routes_handle(struct db_pool *pool, const struct config *cfg, struct auth_gate *gate,
                        struct http_exchange *ex)
 {
@@ -491,7 +480,7 @@ int auth_routes_handle(struct db_pool *pool, const struct config *cfg, struct au
             continue;
         bool head_ok = strcmp(routes[i].method, "GET") == 0 && ex->head;
         if (strcmp(ex->method, routes[i].method) != 0 && !head_ok)
-            return reply_method_not_allowed(ex, routes[i].method);
+            return api_reply_method_not_allowed(ex, routes[i].method);
         if (!pool)
             return reply_db_status(ex, DB_UNAVAILABLE);
         return routes[i].handle(pool, cfg, gate, ex);

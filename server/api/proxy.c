@@ -71,20 +71,6 @@ bool proxy_parse_upstream(const char *url, char *host, size_t host_size, char *p
     return true;
 }
 
-/* Is `name` one of the comma-separated tokens of `list`? */
-static bool list_has_token(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; p && *p;) {
-        p += strspn(p, " \t,");
-        size_t len = strcspn(p, " \t,");
-        if (len == n && strncasecmp(p, name, n) == 0)
-            return true;
-        p += len;
-    }
-    return false;
-}
-
 bool proxy_header_is_hop_by_hop(const char *name, const char *connection)
 {
     static const char *const hop[] = {"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
@@ -92,7 +78,7 @@ bool proxy_header_is_hop_by_hop(const char *name, const char *connection)
     for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
         if (strcasecmp(name, hop[i]) == 0)
             return true;
-    return list_has_token(connection, name);
+    return http_list_has_token(connection, name);
 }
 
 int proxy_parse_status_line(const char *head, size_t len)
@@ -362,7 +348,7 @@ static int send_request(const struct proxy *p, struct http_exchange *ex, int fd)
     strbuf_init(&head);
     strbuf_init(&body);
     int rc = 0;
-    bool chunked = length < 0 && te && list_has_token(te, "chunked");
+    bool chunked = length < 0 && te && http_list_has_token(te, "chunked");
     api_expect_continue(ex, INT64_MAX); /* only now: a client of a down upstream keeps its upload */
     if (chunked) {
         rc = request_body_read(ex, (size_t)p->max_body, &body);
@@ -470,7 +456,7 @@ static bool copy_response_headers(char *head, struct http_reply *r, struct respo
                 return false;
             f->length = length;
         } else if (strcasecmp(names[i], "Transfer-Encoding") == 0) {
-            f->chunked = list_has_token(values[i], "chunked");
+            f->chunked = http_list_has_token(values[i], "chunked");
         }
         if (!proxy_header_is_hop_by_hop(names[i], connection) && !response_header_is_ours(names[i]))
             reply_header(r, names[i], values[i]);
@@ -623,6 +609,7 @@ static int relay_response(struct proxy *p, struct http_exchange *ex, struct upst
         if (rechunk) {
             reply_header(&r, "Transfer-Encoding", "chunked");
         } else if (!ex->close) {
+            ex->close = true; /* the body ends with the connection */
             reply_header(&r, "Connection", "close");
             mg_disable_connection_keep_alive(ex->conn);
         }

@@ -164,14 +164,27 @@ int http_write(struct http_exchange *ex, const void *data, size_t len)
     return 0;
 }
 
+bool http_list_has_token(const char *list, const char *token)
+{
+    size_t n = strlen(token);
+    for (const char *p = list; p && *p;) {
+        p += strspn(p, " \t,");
+        size_t len = strcspn(p, " \t,");
+        if (len == n && strncasecmp(p, token, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
 static bool status_has_body(int status) { return status != 204 && status != 304 && status >= 200; }
 
 /* An HTTP/1.0 client keeps the connection only when the response says keep-alive (RFC 2068
  * 19.7.1); without it, one like `ab -k` reads until a close that CivetWeb does not make. A
- * head that already says Connection (the proxy's close) is left as it is. */
+ * response that ends the connection sets ex->close and says so itself. */
 static void say_keep_alive(const struct http_exchange *ex, struct http_reply *r)
 {
-    if (ex->http10 && !ex->close && !(r->head.data && memmem(r->head.data, r->head.len, "\r\nConnection:", 13)))
+    if (ex->http10 && !ex->close)
         strbuf_puts(&r->head, "Connection: keep-alive\r\n");
 }
 
@@ -215,6 +228,17 @@ int reply_send_head(struct http_exchange *ex, struct http_reply *r, int64_t cont
     int rc = r->head.failed ? -1 : write_all(ex, r->head.data, r->head.len);
     strbuf_free(&r->head);
     return rc;
+}
+
+int reply_method_not_allowed(struct http_exchange *ex, const char *allow)
+{
+    struct http_reply r;
+    reply_start(&r, ex, 405);
+    reply_header(&r, "Allow", allow);
+    reply_header(&r, "Content-Type", "text/plain; charset=utf-8");
+    reply_header(&r, "Cache-Control", "no-store");
+    reply_send(ex, &r, "method not allowed\n", 19);
+    return 405;
 }
 
 int reply_text(struct http_exchange *ex, int status, const char *text)

@@ -63,18 +63,7 @@ static int handle_metrics(struct http_exchange *ex)
     return 200;
 }
 
-/* Every route outside /api takes GET and HEAD only (RFC 9110 15.5.6: a 405 says which). */
-static int reply_get_head_only(struct http_exchange *ex)
-{
-    struct http_reply r;
-    reply_start(&r, ex, 405);
-    reply_header(&r, "Allow", "GET, HEAD");
-    reply_header(&r, "Content-Type", "text/plain; charset=utf-8");
-    reply_header(&r, "Cache-Control", "no-store");
-    reply_send(ex, &r, "method not allowed\n", 19);
-    return 405;
-}
-
+/* Every route outside /api takes GET and HEAD only. */
 static bool is_get_or_head(const struct http_exchange *ex) { return ex->head || strcmp(ex->method, "GET") == 0; }
 
 static int dispatch(struct http_exchange *ex)
@@ -82,7 +71,7 @@ static int dispatch(struct http_exchange *ex)
     struct tessera_server *srv = ex->srv;
     enum route route = router_match(ex->path);
     if ((route == ROUTE_HEALTHZ || route == ROUTE_READYZ || route == ROUTE_METRICS) && !is_get_or_head(ex))
-        return reply_get_head_only(ex); /* a POST /healthz was a 200, as if it had done something */
+        return reply_method_not_allowed(ex, "GET, HEAD"); /* a POST /healthz was a 200, as if it had done something */
     switch (route) {
     case ROUTE_API:
         return api_handle(srv->api, ex);
@@ -100,20 +89,6 @@ static int dispatch(struct http_exchange *ex)
     }
 }
 
-/* Whether the comma-separated Connection value holds option (case-insensitive). */
-static bool has_connection_option(const char *value, const char *option)
-{
-    size_t n = strlen(option);
-    for (const char *p = value; p && *p;) {
-        p += strspn(p, " \t,");
-        size_t len = strcspn(p, ",");
-        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
-        if (len == n && strncasecmp(p, option, n) == 0) return true;
-        p = strchr(p, ',');
-    }
-    return false;
-}
-
 /* Whether the connection ends after this response. CivetWeb closes when a Connection header
  * lacks "keep-alive" ("Connection: TE") and HTTP/1.0 without it, but keeps "keep-alive, close"
  * open; RFC 9112 9.6 has "close" end it and the response say so. tessera decides, puts
@@ -121,7 +96,7 @@ static bool has_connection_option(const char *value, const char *option)
 static bool wants_close(const struct mg_request_info *req, const char *connection)
 {
     if (connection)
-        return has_connection_option(connection, "close") || !has_connection_option(connection, "keep-alive");
+        return http_list_has_token(connection, "close") || !http_list_has_token(connection, "keep-alive");
     return req->http_version && strcmp(req->http_version, "1.0") == 0;
 }
 
@@ -321,7 +296,7 @@ int router_http_error(struct mg_connection *conn, int status, const char *messag
     if (trace && router_match(path) == ROUTE_API) /* its methods depend on the route; TRACE is on none */
         reply_text(&ex, 501, "TRACE is not implemented");
     else if (trace)
-        reply_get_head_only(&ex);
+        reply_method_not_allowed(&ex, "GET, HEAD");
     else
         reply_text(&ex, status, message);
     record(&ex, start);

@@ -61,6 +61,7 @@ struct static_files {
 struct sent_copy {
     uint64_t entry_id;             /* 0: holds nothing */
     enum encoding enc;
+    bool http10;                   /* it says Connection: keep-alive */
     char date[32];                 /* the Date it carries */
     struct strbuf bytes;
     size_t body_len;
@@ -756,16 +757,16 @@ static struct sent_copy *thread_copy(struct static_files *sf)
 }
 
 /* A whole 200 GET answer, from this thread's copy when it holds the same representation with
- * the current Date; otherwise built into a new copy. Every other header of a 200 is fixed per
- * server (reply_start), except Connection (close, or keep-alive for HTTP/1.0): such answers
- * never use a copy. */
+ * the current Date and HTTP version; otherwise built into a new copy. Every other header of a
+ * 200 is fixed per server (reply_start), except Connection: a closing answer never uses a
+ * copy, an HTTP/1.0 one (keep-alive) only a copy made for HTTP/1.0. */
 static int send_full(struct static_files *sf, struct http_exchange *ex, const struct fc_entry *e,
                      enum encoding enc)
 {
     const struct fc_rep *rep = &e->rep[enc];
-    struct sent_copy *c = ex->head || ex->close || ex->http10 || rep->len > INLINE_BODY_MAX ? NULL : thread_copy(sf);
+    struct sent_copy *c = ex->head || ex->close || rep->len > INLINE_BODY_MAX ? NULL : thread_copy(sf);
     const char *date = http_date_now(); /* read first: a second passing mid-build only costs a rebuild */
-    if (c && c->entry_id == e->id && c->enc == enc && strcmp(c->date, date) == 0)
+    if (c && c->entry_id == e->id && c->enc == enc && c->http10 == ex->http10 && strcmp(c->date, date) == 0)
         return reply_send_sealed(ex, 200, c->bytes.data, c->bytes.len, c->body_len);
     struct http_reply r;
     reply_start(&r, ex, 200);
@@ -782,6 +783,7 @@ static int send_full(struct static_files *sf, struct http_exchange *ex, const st
     c->bytes = r.head;
     c->entry_id = e->id;
     c->enc = enc;
+    c->http10 = ex->http10;
     snprintf(c->date, sizeof c->date, "%s", date);
     return reply_send_sealed(ex, 200, c->bytes.data, c->bytes.len, c->body_len);
 }

@@ -593,14 +593,7 @@ static int serve_variant(struct image_service *svc, struct http_exchange *ex, st
 int image_service_handle(struct image_service *svc, struct http_exchange *ex)
 {
     if (!svc->cfg->images.enabled) return reply_text(ex, 404, "image optimizer is disabled");
-    if (strcmp(ex->method, "GET") != 0 && !ex->head) {
-        struct http_reply r;
-        reply_start(&r, ex, 405);
-        reply_header(&r, "Allow", "GET, HEAD");
-        reply_header(&r, "Content-Type", "text/plain; charset=utf-8");
-        reply_send(ex, &r, "method not allowed\n", 19);
-        return 405;
-    }
+    if (strcmp(ex->method, "GET") != 0 && !ex->head) return reply_method_not_allowed(ex, "GET, HEAD");
     struct image_params p;
     const char *why = image_params_parse(ex->query, &svc->cfg->images.widths, &svc->cfg->images.qualities, &p);
     if (why) return reply_reason(svc, ex, 400, why);
