@@ -7,10 +7,8 @@
 
 #include "harness.h"
 
-/* With database.migrate_on_start = off (the PgBouncer set-up) serve never looked at the
- * schema, and served a database migrated by a newer tessera as its own. migrate.h has the
- * read-only check for it (migrate_check_on_start); serve must run it and refuse to start. */
-Test(http_server, migrate_on_start_off_refuses_a_newer_schema, .timeout = 60)
+/* A fresh database migrated by serve itself (migrate_on_start = on); its URL. */
+static char *migrated_database(void)
 {
     char *url = test_db_create();
     char ini[1024];
@@ -18,6 +16,17 @@ Test(http_server, migrate_on_start_off_refuses_a_newer_schema, .timeout = 60)
     struct test_server ts;
     cr_assert_eq(test_server_start(&ts, ini, NULL), 0, "migrating an empty database");
     cr_assert_eq(test_server_stop(&ts), 0);
+    return url;
+}
+
+/* With database.migrate_on_start = off (the PgBouncer set-up) serve never looked at the
+ * schema, and served a database migrated by a newer tessera as its own. migrate.h has the
+ * read-only check for it (migrate_check_on_start); serve must run it and refuse to start. */
+Test(http_server, migrate_on_start_off_refuses_a_newer_schema, .timeout = 60)
+{
+    char *url = migrated_database();
+    char ini[1024];
+    struct test_server ts;
     snprintf(ini, sizeof ini, "[log]\naccess = off\n[database]\nurl = %s\nmigrate_on_start = off\n", url);
     cr_assert_eq(test_server_start(&ts, ini, NULL), 0, "its own schema is served");
     cr_assert_eq(test_server_stop(&ts), 0);
@@ -33,12 +42,9 @@ Test(http_server, migrate_on_start_off_refuses_a_newer_schema, .timeout = 60)
  * a warning, as an unreachable database is. */
 Test(http_server, migrate_on_start_off_starts_when_the_schema_cannot_be_read, .timeout = 60)
 {
-    char *url = test_db_create();
+    char *url = migrated_database();
     char ini[1024];
-    snprintf(ini, sizeof ini, "[log]\naccess = off\n[database]\nurl = %s\nmigrate_on_start = on\n", url);
     struct test_server ts;
-    cr_assert_eq(test_server_start(&ts, ini, NULL), 0, "migrating an empty database");
-    cr_assert_eq(test_server_stop(&ts), 0);
     /* A role of its own that may connect but not read tessera_migrations. */
     char role[64], sql[256], reader_url[600];
     snprintf(role, sizeof role, "no_reader_%d", (int)getpid());

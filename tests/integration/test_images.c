@@ -123,6 +123,15 @@ static const char *header(const struct http_result *r, const char *name)
     return http_header_value(r, name, buf, sizeof buf);
 }
 
+/* One WebP request for query, answered from the cache or not as x_cache says. */
+static void expect_x_cache(struct site *s, const char *query, const char *x_cache)
+{
+    struct http_result r;
+    get_image(s, query, "image/webp", &r);
+    cr_assert_str_eq(header(&r, "X-Cache"), x_cache, "%s", query);
+    http_result_free(&r);
+}
+
 static unsigned long long metric(struct site *s, const char *name)
 {
     char url[128];
@@ -607,9 +616,7 @@ Test(images, a_truncated_cache_entry_is_regenerated_never_served)
     cr_assert_eq(metric(&s, "tessera_image_cache_corrupt_total"), 1);
     cr_assert_eq(stat(entry, &st), 0);
     cr_assert_gt(st.st_size, 0);
-    get_image(&s, "url=/orient-3.jpg&w=32&q=75", "image/webp", &r);
-    cr_assert_str_eq(header(&r, "X-Cache"), "HIT");
-    http_result_free(&r);
+    expect_x_cache(&s, "url=/orient-3.jpg&w=32&q=75", "HIT");
     site_finish(&s);
 }
 
@@ -833,9 +840,7 @@ Test(images, a_source_edit_invalidates_and_max_source_bytes_applies)
     write_noise_jpeg(path, 64, 40, 90, 4); /* well over 1 KB */
     site_start(&s, NULL);
     struct http_result r;
-    get_image(&s, "url=/noise.jpg&w=1080&q=75", "image/webp", &r);
-    cr_assert_str_eq(header(&r, "X-Cache"), "MISS");
-    http_result_free(&r);
+    expect_x_cache(&s, "url=/noise.jpg&w=1080&q=75", "MISS");
     write_noise_jpeg(path, 80, 40, 90, 4); /* an edit: new size and mtime */
     get_image(&s, "url=/noise.jpg&w=1080&q=75", "image/webp", &r);
     cr_assert_str_eq(header(&r, "X-Cache"), "MISS", "the old variant is not served for the new source");
@@ -945,14 +950,9 @@ Test(images, one_cold_request_counts_one_cache_miss)
     struct site s;
     site_prepare(&s);
     site_start(&s, NULL);
-    struct http_result r;
-    get_image(&s, "url=/orient-2.jpg&w=32&q=75", "image/webp", &r);
-    cr_assert_str_eq(header(&r, "X-Cache"), "MISS");
-    http_result_free(&r);
+    expect_x_cache(&s, "url=/orient-2.jpg&w=32&q=75", "MISS");
     cr_assert_eq(metric(&s, "tessera_image_cache_misses_total"), 1);
-    get_image(&s, "url=/orient-2.jpg&w=32&q=75", "image/webp", &r);
-    cr_assert_str_eq(header(&r, "X-Cache"), "HIT");
-    http_result_free(&r);
+    expect_x_cache(&s, "url=/orient-2.jpg&w=32&q=75", "HIT");
     cr_assert_eq(metric(&s, "tessera_image_cache_misses_total"), 1);
     site_finish(&s);
 }
@@ -965,9 +965,7 @@ Test(images, a_removed_cache_dir_is_made_again)
     site_prepare(&s);
     site_start(&s, NULL);
     struct http_result r;
-    get_image(&s, "url=/orient-1.jpg&w=32&q=75", "image/webp", &r);
-    cr_assert_str_eq(header(&r, "X-Cache"), "MISS");
-    http_result_free(&r);
+    expect_x_cache(&s, "url=/orient-1.jpg&w=32&q=75", "MISS");
     cr_assert_eq(count_entries(s.cache, NULL, 0), 1);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s.cache);
