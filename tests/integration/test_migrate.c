@@ -168,6 +168,18 @@ static void scratch_set(char *dir, size_t count, const char *name, const char *t
     write_text(path, text);
 }
 
+/* `tessera migrate --dir dir` succeeds and says it applied name. */
+static void migrate_dir_applies(const char *url, const char *dir, const char *name)
+{
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
+    char applied[160];
+    snprintf(applied, sizeof applied, "applied %s", name);
+    cr_assert(strstr(out, applied), "%s", out);
+    free(out);
+    free(err);
+}
+
 static void scratch_remove(const char *dir)
 {
     char cmd[400];
@@ -203,10 +215,7 @@ Test(migrate, failing_file_is_rolled_back_and_named)
                      "CREATE INDEX CONCURRENTLY half_done_x_idx ON half_done (x);\n"
                      "-- a comment; with a semicolon\n"
                      "CREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n");
-    cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
-    cr_assert(strstr(out, "applied 0007_concurrent.sql"), "%s", out);
-    free(out);
-    free(err);
+    migrate_dir_applies(url, dir, "0007_concurrent.sql");
     char *idx = test_db_scalar(url, "SELECT count(*) FROM pg_indexes WHERE indexname IN ('half_done_x_idx', 'users_name_idx')");
     cr_assert_str_eq(idx, "2");
     free(idx);
@@ -247,11 +256,7 @@ Test(migrate, comment_only_file_is_applied_and_recorded)
     char *url = test_db_create();
     char dir[] = "/tmp/tessera-h5-mig-XXXXXX";
     scratch_set(dir, 5, "0006_withdrawn.sql", "-- withdrawn before release; the number stays taken\n");
-    char *out = NULL, *err = NULL;
-    cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
-    cr_assert(strstr(out, "applied 0006_withdrawn.sql"), "%s", out);
-    free(out);
-    free(err);
+    migrate_dir_applies(url, dir, "0006_withdrawn.sql");
     char *rec = test_db_scalar(url, "SELECT count(*) FROM tessera_migrations WHERE name = '0006_withdrawn.sql'");
     cr_assert_str_eq(rec, "1");
     free(rec);
@@ -540,10 +545,7 @@ Test(migrate, no_transaction_file_through_a_pooler_is_refused_clearly, .timeout 
     cr_assert_str_eq(locks, "0");
     free(locks);
     /* Directly against PostgreSQL it applies. */
-    cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
-    cr_assert(strstr(out, "applied 0006_concurrent.sql"), "%s", out);
-    free(out);
-    free(err);
+    migrate_dir_applies(url, dir, "0006_concurrent.sql");
     scratch_remove(dir);
     free(url);
 }
@@ -611,10 +613,7 @@ Test(migrate, an_unrelated_invalid_index_does_not_block_a_no_transaction_file, .
     char *invalid = test_db_scalar(url, "SELECT count(*) FROM pg_index WHERE NOT indisvalid");
     cr_assert_str_eq(invalid, "1", "the operator's index is INVALID");
     free(invalid);
-    cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
-    cr_assert(strstr(out, "applied 0006_concurrent.sql"), "%s", out);
-    free(out);
-    free(err);
+    migrate_dir_applies(url, dir, "0006_concurrent.sql");
     scratch_remove(dir);
     free(url);
 }
@@ -640,10 +639,7 @@ Test(migrate, file_with_its_own_begin_commit_is_refused_before_it_runs)
     char path[300];
     snprintf(path, sizeof path, "%s/0006_wrapped.sql", dir);
     write_text(path, "-- wrapped by habit\nCREATE TABLE wrapped (x int);\n");
-    cr_assert_eq(migrate(url, (const char *[]){"--dir", dir, NULL}, &out, &err), 0, "%s", err);
-    cr_assert(strstr(out, "applied 0006_wrapped.sql"), "%s", out);
-    free(out);
-    free(err);
+    migrate_dir_applies(url, dir, "0006_wrapped.sql");
     scratch_remove(dir);
     free(url);
 }
