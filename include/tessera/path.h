@@ -11,6 +11,7 @@ enum path_status {
     PATH_OK = 0,
     PATH_BAD_REQUEST = 400, /* malformed: bad escape, invalid UTF-8, "..", encoded separator */
     PATH_NOT_FOUND = 404,   /* well-formed but never served: dotfiles, dot-folders */
+    PATH_TOO_LONG = 414,    /* decoded and joined to the root, longer than a path can be */
 };
 
 struct path_options {

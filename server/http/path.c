@@ -25,7 +25,7 @@ static enum path_status decode_path(const char *raw, char *dec, size_t cap, size
             p += 2;
         }
         if (c == '\\' || c < 0x20 || c == 0x7F) return PATH_BAD_REQUEST;
-        if (n + 1 >= cap) return PATH_BAD_REQUEST;
+        if (n + 1 >= cap) return PATH_TOO_LONG;
         dec[n++] = (char)c;
     }
     dec[n] = '\0';
@@ -77,7 +77,7 @@ enum path_status path_resolve(const char *root, const char *raw_url, const struc
         st = check_segment(dec + start, len, first, opt);
         if (st != PATH_OK) return st;
         if (!first) out[o++] = '/';
-        if (o + len + 2 > cap) return PATH_BAD_REQUEST;
+        if (o + len + 2 > cap) return PATH_TOO_LONG;
         memcpy(out + o, dec + start, len);
         o += len;
         last_seg = out + o - len;

@@ -330,12 +330,11 @@ static bool is_client_route(const struct target *t)
  * and returns its status. */
 static int resolve_target(struct static_files *sf, struct http_exchange *ex, struct target *t)
 {
-    /* RFC 9112 3: a target too long to name a file under the root is a 414, not a 400. */
-    if (strlen(ex->path) + strlen(sf->real_root) + 1 >= sizeof t->full)
-        return send_page(ex, 414, "URI Too Long", NULL, false);
     struct path_resolved res;
     enum path_status ps = path_resolve(sf->real_root, ex->path, &sf->popt, t->full, sizeof t->full, &res);
     if (ps == PATH_BAD_REQUEST) return send_page(ex, 400, "Bad Request", NULL, false);
+    /* RFC 9112 3: a target too long to name a file under the root is a 414, not a 400. */
+    if (ps == PATH_TOO_LONG) return send_page(ex, 414, "URI Too Long", NULL, false);
     if (ps != PATH_OK) return send_not_found(ex);
     t->root_len = res.root_len;
     t->has_extension = res.has_extension;

@@ -91,7 +91,7 @@ Test(path, refuses_overlong_paths)
     url[PATH_MAX + 11] = '\0';
     char out[PATH_MAX];
     struct path_resolved res;
-    cr_expect_eq(path_resolve("/srv/www", url, NULL, out, sizeof out, &res), PATH_BAD_REQUEST);
+    cr_expect_eq(path_resolve("/srv/www", url, NULL, out, sizeof out, &res), PATH_TOO_LONG);
     /* a single segment longer than NAME_MAX names no file, but it is a well-formed URL: a
      * client-side route with a long token ("/invite/<jwt>") must still reach the SPA fallback */
     memset(url + 1, 'b', NAME_MAX + 5);
@@ -101,7 +101,7 @@ Test(path, refuses_overlong_paths)
     /* many short segments adding up past PATH_MAX */
     for (int i = 0; i < PATH_MAX + 8; i += 2) { url[i] = '/'; url[i + 1] = 'c'; }
     url[PATH_MAX + 8] = '\0';
-    cr_expect_eq(path_resolve("/srv/www", url, NULL, out, sizeof out, &res), PATH_BAD_REQUEST);
+    cr_expect_eq(path_resolve("/srv/www", url, NULL, out, sizeof out, &res), PATH_TOO_LONG);
     free(url);
 }
 
@@ -110,7 +110,7 @@ Test(path, refuses_when_output_too_small)
     char out[16];
     struct path_resolved res;
     cr_expect_eq(path_resolve("/srv/www", "/a-rather-long-name.html", NULL, out, sizeof out, &res),
-                 PATH_BAD_REQUEST);
+                 PATH_TOO_LONG);
 }
 
 struct good {
